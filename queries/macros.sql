@@ -1,0 +1,102 @@
+-- Helpers shared by the normalizers. Loaded into every connection (TEMP macros, never stored).
+
+-- A JSON value as text: strings unquoted, numbers and booleans as written, objects as JSON text.
+CREATE OR REPLACE TEMP MACRO triage_str(j) AS
+    CASE json_type(j)
+        WHEN 'VARCHAR' THEN json_extract_string(j, '$')
+        WHEN 'NULL' THEN NULL
+        ELSE CAST(j AS VARCHAR)
+    END;
+
+-- Sentry levels, including relay's aliases and Python's numeric logging levels.
+CREATE OR REPLACE TEMP MACRO triage_level(s) AS
+    CASE lower(trim(s))
+        WHEN 'critical' THEN 'fatal'
+        WHEN 'log' THEN 'info'
+        WHEN 'warn' THEN 'warning'
+        WHEN '10' THEN 'debug'
+        WHEN '20' THEN 'info'
+        WHEN '30' THEN 'warning'
+        WHEN '40' THEN 'error'
+        WHEN '50' THEN 'fatal'
+        WHEN '' THEN 'error'
+        ELSE coalesce(lower(trim(s)), 'error')
+    END;
+
+-- Epoch seconds (or milliseconds, when too large to be seconds) or an RFC 3339 string.
+CREATE OR REPLACE TEMP MACRO triage_ts(j) AS
+    CASE
+        WHEN json_type(j) IN ('DOUBLE', 'BIGINT', 'UBIGINT', 'HUGEINT') THEN
+            try(to_timestamp(CASE WHEN CAST(j AS DOUBLE) > 1e11 THEN CAST(j AS DOUBLE) / 1000
+                                  ELSE CAST(j AS DOUBLE) END))
+        WHEN json_type(j) = 'VARCHAR' THEN
+            coalesce(try_cast(json_extract_string(j, '$') AS TIMESTAMPTZ),
+                     try(to_timestamp(try_cast(json_extract_string(j, '$') AS DOUBLE))))
+    END;
+
+-- Tags as a MAP, from a dict, a list of [key, value] pairs, or a list of {key, value} objects.
+-- Duplicate and null keys are dropped (first wins) so the MAP is always valid.
+CREATE OR REPLACE TEMP MACRO triage_map_entries(entries) AS
+    map_from_entries(list_filter(
+        entries,
+        lambda x, i: x.k IS NOT NULL AND list_position(list_transform(entries, lambda y: y.k), x.k) = i));
+
+CREATE OR REPLACE TEMP MACRO triage_tags(j) AS
+    CASE json_type(j)
+        WHEN 'OBJECT' THEN try(triage_map_entries(list_transform(
+            json_keys(j),
+            lambda k: struct_pack(k := k, v := triage_str(json_extract(j, '$."' || replace(k, '"', '\"') || '"'))))))
+        WHEN 'ARRAY' THEN try(CASE json_type(j, '$[0]')
+            WHEN 'OBJECT' THEN triage_map_entries(list_transform(
+                CAST(j AS JSON[]),
+                lambda x: struct_pack(k := triage_str(json_extract(x, '$.key')), v := triage_str(json_extract(x, '$.value')))))
+            ELSE triage_map_entries(list_transform(
+                CAST(j AS JSON[]),
+                lambda p: struct_pack(k := triage_str(json_extract(p, '$[0]')), v := triage_str(json_extract(p, '$[1]')))))
+            END)
+    END;
+
+-- The exception chain as a list, oldest first, from {values: [...]}, a bare list, or one object.
+CREATE OR REPLACE TEMP MACRO triage_exc_list(j) AS
+    CASE json_type(j)
+        WHEN 'ARRAY' THEN try(CAST(j AS JSON[]))
+        WHEN 'OBJECT' THEN
+            CASE WHEN json_type(j, '$.values') = 'ARRAY' THEN try(CAST(json_extract(j, '$.values') AS JSON[]))
+                 WHEN json_type(j, '$.values') IS NOT NULL THEN []::JSON[]
+                 ELSE [j] END
+    END;
+
+CREATE OR REPLACE TEMP MACRO triage_exc_chain(j) AS
+    list_transform(
+        list_filter(triage_exc_list(j), lambda x: json_type(x) = 'OBJECT'),
+        lambda x: struct_pack("type" := triage_str(json_extract(x, '$.type')),
+                         "value" := triage_str(json_extract(x, '$.value')),
+                         "module" := triage_str(json_extract(x, '$.module'))));
+
+-- printf-style log message with positional params: "This is a warning: %s" + ["warning"].
+CREATE OR REPLACE TEMP MACRO triage_format(msg, params) AS
+    CASE
+        WHEN msg IS NULL THEN NULL
+        WHEN json_type(params) <> 'ARRAY' OR json_array_length(params) = 0
+             OR NOT regexp_matches(msg, '%[sdrif]') THEN msg
+        ELSE (SELECT array_to_string(list_transform(
+                  generate_series(1, len(parts)),
+                  lambda i: parts[i] || CASE WHEN i < len(parts)
+                                        THEN coalesce(triage_str(json_extract(params, ('$[' || (i - 1) || ']'))), '')
+                                        ELSE '' END), '')
+              FROM (SELECT string_split_regex(msg, '%[sdrif]') AS parts))
+    END;
+
+-- Mask the variable parts of a message (URLs, emails, UUIDs, IPs, hex ids, durations, numbers)
+-- so that events of one kind share a template.
+CREATE OR REPLACE TEMP MACRO triage_template(s) AS
+    regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+    regexp_replace(regexp_replace(
+        s,
+        '[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"''<>)]+', '<url>', 'g'),
+        '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}', '<email>', 'g'),
+        '\b[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\b', '<uuid>', 'g'),
+        '\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b', '<ip>', 'g'),
+        '\b(0x[0-9a-fA-F]+|[0-9a-fA-F]{8,})\b', '<hex>', 'g'),
+        '\b\d+(\.\d+)?\s?(ns|us|µs|ms|s|sec|secs|seconds|m|min|mins|minutes|h|hours)\b', '<duration>', 'g'),
+        '\b\d+(\.\d+)?\b', '<num>', 'g');

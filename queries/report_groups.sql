@@ -1,0 +1,61 @@
+-- One row per group: volume, users, time span, level before and after re-classification, verdict.
+-- Parameters: $ruleset_hash, $threshold (share of error-volume events that must leave it for
+-- a `downgrade` verdict).
+WITH ranked AS (
+    SELECT
+        e.group_key,
+        e.level,
+        e.user_id,
+        e.ts,
+        e.template,
+        c.rule_id,
+        c.kind,
+        coalesce(c.new_level, e.level) AS new_level,
+        e.level IN ('error', 'fatal') AS in_error_volume,
+        e.level IN ('error', 'fatal') AND c.rule_id IS NOT NULL
+            AND c.new_level NOT IN ('error', 'fatal') AS leaves_error_volume
+    FROM events e
+    LEFT JOIN classifications c
+        ON c.event_id = e.event_id AND c.ruleset_hash = $ruleset_hash
+),
+grouped AS (
+    SELECT
+        group_key,
+        mode(template) AS title,
+        count(*) AS events,
+        count(DISTINCT user_id) AS users,
+        min(ts) AS first_seen,
+        max(ts) AS last_seen,
+        mode(level) AS level,
+        mode(kind) AS kind,
+        mode(new_level) AS new_level,
+        count(rule_id) AS reclassified_events,
+        count(*) FILTER (WHERE in_error_volume) AS error_events,
+        count(*) FILTER (WHERE leaves_error_volume) AS leaving_events,
+        coalesce(list_sort(list_distinct(list(rule_id) FILTER (WHERE rule_id IS NOT NULL))), []::VARCHAR[]) AS rules
+    FROM ranked
+    GROUP BY group_key
+)
+SELECT
+    group_key AS "group",
+    title,
+    events,
+    users,
+    first_seen,
+    last_seen,
+    level,
+    kind,
+    new_level,
+    reclassified_events,
+    round(reclassified_events / events, 4) AS reclassified_share,
+    error_events,
+    leaving_events,
+    CASE
+        WHEN error_events > 0 AND leaving_events >= $threshold * error_events THEN 'downgrade'
+        WHEN leaving_events > 0 OR (reclassified_events > 0 AND error_events = 0
+                                    AND reclassified_events < events) THEN 'partial'
+        ELSE 'unchanged'
+    END AS verdict,
+    rules
+FROM grouped
+ORDER BY leaving_events DESC, events DESC, "group"

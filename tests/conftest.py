@@ -1,0 +1,37 @@
+"""Shared fixtures: a fresh database per test, the demo export, and the shared samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import triage
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO.parent / "shared" / "samples"
+
+
+@pytest.fixture
+def db(tmp_path):
+    """An empty triage database file, closed after the test."""
+    store = triage.open(tmp_path / "t.duckdb")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def samples() -> Path:
+    """../shared/samples: real payloads written by others. Skips when absent."""
+    if not SAMPLES.is_dir():
+        pytest.skip("../shared/samples is not present")
+    return SAMPLES
+
+
+@pytest.fixture
+def demo_db(tmp_path):
+    """A database holding the built-in demo export."""
+    store = triage.open(tmp_path / "demo.duckdb")
+    store.ingest(triage.demo_paths())
+    yield store
+    store.close()

@@ -1,0 +1,121 @@
+"""The Python API: every CLI command is a thin shell over one of these calls.
+
+>>> import triage
+>>> db = triage.open("triage.duckdb")          # or triage.open() for $TRIAGE_DB / default
+>>> db.ingest(["export.ndjson.gz"])
+>>> db.classify("openhuman")
+>>> df = db.report("openhuman").groups          # a pandas DataFrame
+>>> triage.run().groups                         # the built-in demo, in memory
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from triage import classify as _classify
+from triage import report as _report
+from triage import rules as _rules
+from triage import store
+from triage.ingest import FileResult, Ingester, IngestResult, iter_files
+from triage.sqlfiles import package_dir
+
+PathLike = str | os.PathLike[str]
+
+
+def demo_paths() -> list[Path]:
+    """The built-in demo export (the seed incident among groups that must stay errors)."""
+    folder = package_dir("triage.fixtures", "fixtures").joinpath("demo")
+    return [Path(str(folder))]
+
+
+class Store:
+    """One open triage database. Use as a context manager, or call ``close()``."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str):
+        self.con = con
+        self.path = path
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def ingest(
+        self,
+        paths: Iterable[PathLike],
+        *,
+        keep_raw: bool = False,
+        on_file=None,
+    ) -> IngestResult:
+        """Ingest files and folders; ``on_file(FileResult)`` is called after each file."""
+        ing = Ingester(self.con, keep_raw=keep_raw)
+        result = IngestResult()
+        for path in iter_files(paths):
+            fr: FileResult = ing.ingest_file(path)
+            result.files.append(fr)
+            if on_file:
+                on_file(fr)
+        return result
+
+    def classify(
+        self, rules: str | Path | _rules.RuleTable = "openhuman"
+    ) -> _classify.ClassifyResult:
+        """Re-classify every stored event with a rule table (by name, path, or object)."""
+        return _classify.classify(self.con, _rules.load(rules))
+
+    def report(
+        self,
+        rules: str | Path | _rules.RuleTable = "openhuman",
+        *,
+        threshold: float = _report.DEFAULT_THRESHOLD,
+        reclassify: bool = True,
+    ) -> _report.Report:
+        """The group report for a rule table (classifying first unless told not to)."""
+        table = _rules.load(rules)
+        if reclassify:
+            _classify.classify(self.con, table)
+        return _report.build(self.con, table, threshold=threshold)
+
+    def events(self, limit: int | None = None) -> pd.DataFrame:
+        """The normalized events as a DataFrame (all of them unless ``limit``)."""
+        sql = "SELECT * EXCLUDE (raw) FROM events ORDER BY ts, event_id"
+        if limit is not None:
+            return self.con.execute(sql + " LIMIT ?", [int(limit)]).df()
+        return self.con.execute(sql).df()
+
+    def rejects(self) -> pd.DataFrame:
+        return self.con.execute(
+            "SELECT * FROM rejects ORDER BY rejected_at, source_file, source_line"
+        ).df()
+
+    def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
+        """Any read query over the tables, as a DataFrame."""
+        return self.con.execute(query, params).df()
+
+
+def open(db: PathLike | None = None, *, read_only: bool = False, wait: float = 0.0) -> Store:  # noqa: A001
+    """Open a triage database (``db``, else ``$TRIAGE_DB``, else ``triage.duckdb``)."""
+    path = store.resolve_path(db)
+    return Store(store.connect(path, read_only=read_only, wait=wait), path)
+
+
+def run(
+    paths: Iterable[PathLike] | None = None,
+    *,
+    rules: str | Path | _rules.RuleTable = "openhuman",
+    db: PathLike | None = store.MEMORY,
+    threshold: float = _report.DEFAULT_THRESHOLD,
+) -> _report.Report:
+    """Ingest, classify and report in one call; with no paths, on the built-in demo."""
+    with open(db) as s:
+        s.ingest(list(paths) if paths else demo_paths())
+        return s.report(rules, threshold=threshold)

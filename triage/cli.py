@@ -1,0 +1,262 @@
+"""The ``triage`` command: a thin click shell over triage.api.
+
+Exit codes: 0 ran clean; 1 findings asked for (--strict with rejects); 2 usage or configuration
+error (bad option, unknown rule table, invalid rules, database locked); other failures non-zero
+with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from triage import api, store
+from triage import rules as rules_mod
+from triage.ingest import FileResult
+from triage.render import report_table
+from triage.report import DEFAULT_THRESHOLD, Report
+
+FORMATS = ["table", "markdown", "json", "csv"]
+
+db_option = click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="DuckDB database file. Default: $TRIAGE_DB, else triage.duckdb in the working directory.",
+)
+rules_option = click.option(
+    "--rules",
+    "rules",
+    default="openhuman",
+    show_default=True,
+    help="Rule table: a built-in name (see `triage rules list`) or a path to a .toml file.",
+)
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table for a terminal, markdown for a PR, json (schema triage.report/1) or csv.",
+)
+threshold_option = click.option(
+    "--threshold",
+    type=click.FloatRange(0.0, 1.0),
+    default=DEFAULT_THRESHOLD,
+    show_default=True,
+    help="Share of a group's error events that must leave error volume for `downgrade`.",
+)
+output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the report to this file instead of stdout.",
+)
+
+
+class ConfigError(click.ClickException):
+    """A usage or configuration problem: exit code 2, one line on stderr."""
+
+    exit_code = 2
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _load_rules(spec: str) -> rules_mod.RuleTable:
+    try:
+        return rules_mod.load(spec)
+    except rules_mod.RuleError as exc:
+        raise ConfigError(f"invalid rule table:\n{exc}") from None
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _open(db: str | None, **kw) -> api.Store:
+    try:
+        return api.open(db, **kw)
+    except store.StoreError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _file_line(fr: FileResult, quiet: bool) -> None:
+    if quiet:
+        return
+    if fr.already_ingested:
+        _err().print(f"{fr.path}: already ingested (same content); nothing to do")
+        return
+    _err().print(
+        f"{fr.path}: {fr.shape}: {fr.records:,} records, {fr.added:,} added, "
+        f"{fr.duplicates:,} duplicates, {fr.rejects:,} rejected"
+    )
+    for line in fr.errors[:5]:
+        _err().print(f"  reject {line}")
+    if len(fr.errors) > 5:
+        _err().print(f"  ... and {len(fr.errors) - 5} more (see `triage rejects`)")
+
+
+def _emit(report: Report, fmt: str, output: str | None) -> None:
+    if fmt == "table":
+        if output:
+            with open(output, "w", encoding="utf-8") as fh:
+                report_table(report, Console(file=fh, width=200, highlight=False))
+        else:
+            console = Console(highlight=False)
+            if not console.is_terminal:
+                console = Console(highlight=False, width=200)
+            report_table(report, console)
+        return
+    text = {"markdown": report.to_markdown, "json": report.to_json, "csv": report.to_csv}[fmt]()
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sentry-triage")
+def main() -> None:
+    """Re-classify past Sentry events with one shared rule table, and report what it changes.
+
+    Start with `triage run` (the built-in demo), then `triage ingest EXPORTS...` and
+    `triage report --rules openhuman`.
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@db_option
+@click.option("--keep-raw", is_flag=True, help="Also store each raw payload (about 20x the space).")
+@click.option("--strict", is_flag=True, help="Exit 1 when any record is rejected.")
+@click.option("-q", "--quiet", is_flag=True, help="No per-file lines on stderr.")
+def ingest(
+    paths: tuple[str, ...], db: str | None, keep_raw: bool, strict: bool, quiet: bool
+) -> None:
+    """Ingest Sentry exports (files or folders, .gz too) into the database.
+
+    Raw SDK events as one object, a JSON array, or NDJSON. Events already stored (same event id)
+    are counted as duplicates, not added twice; bad records go to the rejects table.
+    """
+    with _open(db) as s:
+        result = s.ingest(paths, keep_raw=keep_raw, on_file=lambda fr: _file_line(fr, quiet))
+    if not quiet:
+        _err().print(
+            f"total: {result.records:,} records, {result.added:,} added, "
+            f"{result.duplicates:,} duplicates, {result.rejects:,} rejected"
+        )
+    if strict and result.rejects:
+        _err().print(f"--strict: {result.rejects} records rejected")
+        sys.exit(1)
+
+
+@main.command()
+@db_option
+@rules_option
+def classify(db: str | None, rules: str) -> None:
+    """Re-classify every stored event with a rule table (stored per table hash)."""
+    table = _load_rules(rules)
+    with _open(db) as s:
+        res = s.classify(table)
+    click.echo(
+        f"{res.ruleset} ({res.ruleset_hash}): {res.matched:,} of {res.events:,} events "
+        f"matched a rule ({res.distinct_inputs:,} distinct inputs classified)"
+    )
+
+
+@main.command()
+@db_option
+@rules_option
+@format_option
+@threshold_option
+@output_option
+def report(db: str | None, rules: str, fmt: str, threshold: float, output: str | None) -> None:
+    """Report, per group, what the rule table would downgrade."""
+    table = _load_rules(rules)
+    with _open(db) as s:
+        rep = s.report(table, threshold=threshold)
+    _emit(rep, fmt, output)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="DuckDB database file. Default: in memory (nothing kept).",
+)
+@rules_option
+@format_option
+@threshold_option
+@output_option
+@click.option("-q", "--quiet", is_flag=True, help="No per-file lines on stderr.")
+def run(
+    paths: tuple[str, ...],
+    db: str | None,
+    rules: str,
+    fmt: str,
+    threshold: float,
+    output: str | None,
+    quiet: bool,
+) -> None:
+    """Ingest, classify and report in one step. With no PATHS, runs on the built-in demo."""
+    table = _load_rules(rules)
+    with _open(db or store.MEMORY) as s:
+        s.ingest(list(paths) or api.demo_paths(), on_file=lambda fr: _file_line(fr, quiet))
+        rep = s.report(table, threshold=threshold)
+    _emit(rep, fmt, output)
+
+
+@main.command()
+@db_option
+@click.option("--limit", type=int, default=50, show_default=True, help="Rows to show.")
+def rejects(db: str | None, limit: int) -> None:
+    """List rejected records: file, line, reason, and the start of the raw text."""
+    with _open(db, read_only=True) as s:
+        df = s.rejects()
+    if df.empty:
+        click.echo("no rejects")
+        return
+    for r in df.head(limit).itertuples(index=False):
+        raw = (r.raw_text or "").replace("\n", " ")
+        click.echo(f"{r.source_file}:{r.source_line}: {r.reason}\n    {raw[:160]}")
+    if len(df) > limit:
+        click.echo(f"... {len(df) - limit} more")
+
+
+@main.group(name="rules")
+def rules_group() -> None:
+    """Inspect and check rule tables."""
+
+
+@rules_group.command(name="list")
+def rules_list() -> None:
+    """The rule tables that ship with sentry-triage."""
+    for name in rules_mod.builtin_names():
+        t = rules_mod.load(name)
+        click.echo(f"{name:24} {len(t.rules):3} rules  {t.hash}  {t.description}")
+
+
+@rules_group.command(name="test")
+@rules_option
+def rules_test(rules: str) -> None:
+    """Check every rule's examples: `match` must match it, `no_match` must not.
+
+    Examples run through the same SQL the classifier runs. Exit 1 when any example fails.
+    """
+    from triage.rule_examples import check_examples
+
+    table = _load_rules(rules)
+    failures, checked = check_examples(table)
+    for f in failures:
+        click.echo(f"FAIL {f}", err=True)
+    click.echo(f"{table.name}: {checked} examples checked, {len(failures)} failed")
+    if failures:
+        sys.exit(1)

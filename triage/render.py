@@ -1,0 +1,63 @@
+"""Terminal rendering of reports (rich tables on stdout; plain text when not a terminal)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from triage.report import Report
+
+VERDICT_STYLE = {"downgrade": "green", "partial": "yellow", "unchanged": "dim"}
+
+
+def report_table(report: Report, console: Console, *, limit: int | None = None) -> None:
+    """Totals line, then one row per group, most error volume saved first."""
+    t = report.totals
+    console.print(
+        f"[bold]rules[/bold] {report.rules_name} ({report.rules_hash})  "
+        f"[bold]events[/bold] {t['events']:,}  [bold]groups[/bold] {t['groups']:,}  "
+        f"[bold]leaving error volume[/bold] {t['leaving_events']:,} "
+        f"({t['leaving_share']:.1%})  [bold]per day saved[/bold] {t['events_per_day_saved']:,.1f}",
+        highlight=False,
+    )
+    table = Table(show_lines=False, header_style="bold")
+    for col, justify in [
+        ("verdict", "left"),
+        ("group", "left"),
+        ("title", "left"),
+        ("events", "right"),
+        ("users", "right"),
+        ("level", "left"),
+        ("new level", "left"),
+        ("kind", "left"),
+        ("share", "right"),
+        ("rules", "left"),
+    ]:
+        table.add_column(
+            col,
+            justify=justify,
+            no_wrap=True,
+            overflow="ellipsis",
+            max_width={"title": 60, "group": 18, "rules": 40}.get(col),
+        )
+    rows = report.groups if limit is None else report.groups.head(limit)
+    for r in rows.itertuples(index=False):
+        table.add_row(
+            f"[{VERDICT_STYLE.get(r.verdict, '')}]{r.verdict}[/]",
+            str(r.group),
+            _escape(r.title),
+            f"{r.events:,}",
+            f"{r.users:,}",
+            str(r.level),
+            str(r.new_level),
+            _escape(r.kind if isinstance(r.kind, str) else ""),
+            f"{r.reclassified_share:.0%}",
+            _escape(", ".join(r.rules)),
+        )
+    console.print(table)
+
+
+def _escape(text: object) -> str:
+    from rich.markup import escape
+
+    return escape("" if text is None else str(text))

@@ -1,0 +1,155 @@
+"""The group report: which groups a rule table moves out of error volume, and by how much."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from triage import sqlfiles
+from triage.rules import RuleTable
+
+SCHEMA = "triage.report/1"
+DEFAULT_THRESHOLD = 0.95
+GROUP_KEYS = [
+    "group",
+    "title",
+    "events",
+    "users",
+    "first_seen",
+    "last_seen",
+    "level",
+    "kind",
+    "new_level",
+    "reclassified_events",
+    "reclassified_share",
+    "verdict",
+    "rules",
+]
+
+
+@dataclass
+class Report:
+    """A report as data: ``groups`` (one row per group) and ``totals``; render with ``to_*``."""
+
+    groups: pd.DataFrame
+    totals: dict[str, Any]
+    rules_name: str
+    rules_hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract for scheduled jobs (``triage.report/1``)."""
+        rows = []
+        for rec in self.groups.to_dict(orient="records"):
+            row = {k: _jsonable(rec.get(k)) for k in GROUP_KEYS}
+            rows.append(row)
+        return {
+            "schema": SCHEMA,
+            "rules": {"name": self.rules_name, "hash": self.rules_hash},
+            "totals": {k: _jsonable(v) for k, v in self.totals.items()},
+            "groups": rows,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def to_csv(self) -> str:
+        df = self.groups[GROUP_KEYS].copy()
+        df["rules"] = df["rules"].map(lambda r: ";".join(r) if r is not None else "")
+        buf = io.StringIO()
+        df.to_csv(buf, index=False)
+        return buf.getvalue()
+
+    def to_markdown(self) -> str:
+        t = self.totals
+        lines = [
+            f"**Impact of rule table `{self.rules_name}`** (hash `{self.rules_hash}`)",
+            "",
+            f"- {t['events']:,} events in {t['groups']:,} groups; "
+            f"{t['leaving_events']:,} events ({t['leaving_share']:.1%} of error volume) would "
+            f"leave error volume, about {t['events_per_day_saved']:,.1f} per day.",
+            f"- Groups downgraded: {t['downgraded_groups']}; partial: {t['partial_groups']}; "
+            f"unchanged: {t['unchanged_groups']}.",
+            "",
+            "| verdict | group | title | events | users | level → new | kind | rules |",
+            "|---|---|---|---:|---:|---|---|---|",
+        ]
+        for r in self.groups.itertuples(index=False):
+            rules = ", ".join(r.rules) if r.rules is not None and len(r.rules) else ""
+            kind = r.kind if isinstance(r.kind, str) else ""
+            lines.append(
+                f"| {r.verdict} | `{_md(r.group)}` | {_md(_short(r.title, 80))} | {r.events:,} | "
+                f"{r.users:,} | {r.level} → {r.new_level} | {_md(kind)} | {_md(rules)} |"
+            )
+        return "\n".join(lines) + "\n"
+
+    def _repr_html_(self) -> str:
+        return self.groups[GROUP_KEYS].to_html(index=False)
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _short(text: Any, n: int) -> str:
+    s = "" if text is None else str(text)
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def build(
+    con: duckdb.DuckDBPyConnection, table: RuleTable, *, threshold: float = DEFAULT_THRESHOLD
+) -> Report:
+    """Report on events already classified with ``table`` (see triage.classify)."""
+    groups = con.execute(
+        sqlfiles.load("report_groups.sql"), {"ruleset_hash": table.hash, "threshold": threshold}
+    ).df()
+    groups["rules"] = groups["rules"].map(lambda r: [] if r is None or r is pd.NA else list(r))
+    span = con.execute("SELECT date_diff('second', min(ts), max(ts)) FROM events").fetchone()[0]
+    days = max((span or 0) / 86400.0, 1.0)
+    events = int(groups["events"].sum()) if len(groups) else 0
+    error_events = int(groups["error_events"].sum()) if len(groups) else 0
+    leaving = int(groups["leaving_events"].sum()) if len(groups) else 0
+    verdicts = groups["verdict"].value_counts() if len(groups) else {}
+    totals = {
+        "events": events,
+        "groups": len(groups),
+        "error_events": error_events,
+        "reclassified_events": int(groups["reclassified_events"].sum()) if len(groups) else 0,
+        "leaving_events": leaving,
+        "leaving_share": (leaving / error_events) if error_events else 0.0,
+        "days": round(days, 3),
+        "events_per_day_saved": round(leaving / days, 2),
+        "downgraded_groups": int(verdicts.get("downgrade", 0)),
+        "partial_groups": int(verdicts.get("partial", 0)),
+        "unchanged_groups": int(verdicts.get("unchanged", 0)),
+        "rejects": con.execute("SELECT count(*) FROM rejects").fetchone()[0],
+    }
+    return Report(groups=groups, totals=totals, rules_name=table.name, rules_hash=table.hash)
