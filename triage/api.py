@@ -18,7 +18,9 @@ import duckdb
 import pandas as pd
 
 from triage import classify as _classify
+from triage import diff as _diff
 from triage import report as _report
+from triage import rule_source
 from triage import rules as _rules
 from triage import store
 from triage.ingest import FileResult, Ingester, IngestResult, iter_files
@@ -84,6 +86,29 @@ class Store:
         if reclassify:
             _classify.classify(self.con, table)
         return _report.build(self.con, table, threshold=threshold)
+
+    def diff(
+        self,
+        base: str | Path | _rules.RuleTable,
+        head: str | Path | _rules.RuleTable = "openhuman",
+        *,
+        threshold: float = _report.DEFAULT_THRESHOLD,
+        tags: Iterable[str] = (),
+    ) -> _diff.Diff:
+        """What changes from rule table ``base`` to ``head`` (names, paths, or ``REV:path``)."""
+        return _diff.compare(
+            self.con,
+            rule_source.load(base),
+            rule_source.load(head),
+            threshold=threshold,
+            tags=tuple(tags),
+        )
+
+    def lint(self, rules: str | Path | _rules.RuleTable = "openhuman", **kw) -> list:
+        """Lint a rule table against the stored events too (see :func:`triage.lint.lint`)."""
+        from triage import lint as _lint
+
+        return _lint.lint(rule_source.load(rules), store=self, **kw)
 
     def events(self, limit: int | None = None) -> pd.DataFrame:
         """The normalized events as a DataFrame (all of them unless ``limit``)."""
