@@ -20,9 +20,8 @@ import pandas as pd
 from triage import classify as _classify
 from triage import diff as _diff
 from triage import report as _report
-from triage import rule_source
+from triage import rule_source, store
 from triage import rules as _rules
-from triage import store
 from triage.ingest import FileResult, Ingester, IngestResult, iter_files
 from triage.sqlfiles import package_dir
 

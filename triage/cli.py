@@ -260,3 +260,6 @@ def rules_test(rules: str) -> None:
     click.echo(f"{table.name}: {checked} examples checked, {len(failures)} failed")
     if failures:
         sys.exit(1)
+
+
+from triage import cli_diff  # noqa: E402,F401  (registers `diff` and `rules lint`)

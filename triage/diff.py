@@ -115,7 +115,8 @@ class Diff:
             "",
             f"- **{abs(net):,.1f} {direction} error events per day** "
             f"({t['leaving_events']:,} events leave error volume, "
-            f"{t['entering_events']:,} enter, over {t['days']:.1f} days of {t['events']:,} events).",
+            f"{t['entering_events']:,} enter, over {t['days']:.1f} days of "
+            f"{t['events']:,} events).",
             f"- Error volume: {t['error_events_before']:,} → {t['error_events_after']:,} events.",
             f"- Groups: {t['newly_downgraded']} newly downgraded, "
             f"{t['no_longer_downgraded']} no longer downgraded, {t['changed_kind']} changed kind "
