@@ -94,6 +94,8 @@ def test_reverse_diff_lists_the_seed_incident_as_no_longer_downgraded(demo_db):
     over = [w for w in d.warnings if w.check == "overrides_error_rule"]
     assert [w.rule for w in over] == ["session-401-unauthorized"]
     assert "provider_auth" in over[0].message
+    html = d._repr_html_()
+    assert "session-401-unauthorized" in html and "&lt;num&gt;" in html and "<num>" not in html
 
 
 def test_broad_401_rule_warns_about_the_third_party_group(demo_db, tmp_path):
