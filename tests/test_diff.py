@@ -108,6 +108,8 @@ def test_broad_401_rule_warns_about_the_third_party_group(demo_db, tmp_path):
     assert any("Discord API error (401 Unauthorized)" in ex for w in warned for ex in w.examples)
     md = d.to_markdown()
     assert "any-401" in md and "Discord API error (401 Unauthorized)" in md
+    # Templates' placeholders are escaped, or a PR would render `<num>` as an HTML tag.
+    assert "Discord API error (&lt;num&gt; Unauthorized)" in md
 
 
 def test_collateral_by_tag_names_the_rule_and_the_differing_method(tmp_path):
@@ -184,9 +186,11 @@ def test_cli_diff_errors_exit_2(tmp_path):
     res = runner.invoke(main, ["diff", "--demo", "--base", "nope", "--head", "openhuman"])
     assert res.exit_code == 2 and "--base" in res.stderr and "no rule table" in res.stderr
     empty = tmp_path / "empty.duckdb"
-    res = runner.invoke(
-        main, ["diff", "--db", str(empty), "--base", "default", "--head", "openhuman"]
-    )
+    args = ["diff", "--db", str(empty), "--base", "default", "--head", "openhuman"]
+    res = runner.invoke(main, args)
+    assert res.exit_code == 2 and "does not exist" in res.stderr and not empty.exists()
+    triage.open(empty).close()
+    res = runner.invoke(main, args)
     assert res.exit_code == 2 and "no events" in res.stderr
 
 

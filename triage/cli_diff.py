@@ -100,6 +100,11 @@ def diff_cmd(
     """
     if demo and db:
         raise ConfigError("--demo runs in memory; leave out --db")
+    if not demo and not Path(store.resolve_path(db)).exists():
+        raise ConfigError(
+            f"database {store.resolve_path(db)} does not exist: run `triage ingest` first "
+            "(or use --demo)"
+        )
     base_t = _load_ref(base, "--base")
     head_t = _load_ref(head, "--head")
     with _open(store.MEMORY if demo else db) as s:

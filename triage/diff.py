@@ -135,7 +135,8 @@ class Diff:
             ]
             for r in df.itertuples(index=False):
                 lines.append(
-                    f"| `{_md(r.group)}` | {_md(_short(r.title, 80))} | {r.events:,} | {r.users:,} "
+                    f"| `{_md(r.group)}` | {_mdt(_short(r.title, 80))} "
+                    f"| {r.events:,} | {r.users:,} "
                     f"| {_md(_state(r.base_kind, r.base_level))} "
                     f"| {_md(_state(r.head_kind, r.head_level))} "
                     f"| {_md(_moving(r))} | {_md(_rules_text(r))} |"
@@ -143,7 +144,7 @@ class Diff:
         if self.warnings:
             lines += ["", f"#### Warnings ({len(self.warnings)})", ""]
             for w in self.warnings:
-                lines.append(f"- **{w.check}**, rule `{_md(w.rule)}`: {_md(w.message)}")
+                lines.append(f"- **{w.check}**, rule `{_md(w.rule)}`: {_mdt(w.message)}")
                 for ex in w.examples:
                     lines.append(f"  - matched: `{_code(ex)}`")
                 for ex in w.staying_examples:
@@ -190,6 +191,11 @@ class Diff:
             )
             html.append(f"<ul>{items}</ul>")
         return "\n".join(html)
+
+
+def _mdt(text: Any) -> str:
+    """Markdown-safe text: also escape ``<`` so a template's ``<num>`` is not read as HTML."""
+    return _md(text).replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _h(text: Any) -> str:
