@@ -130,7 +130,7 @@ def test_builtin_tables_have_no_lint_errors():
 
 
 def test_lint_against_the_demo_events(demo_db):
-    findings = lint(rules.load("openhuman-v0.53.20"), store=demo_db, top=3)
+    findings = demo_db.lint("openhuman-v0.53.20", top=3)  # the API twin of `--db`
     no_hits = {f.rule for f in _by(findings, "no_hits")}
     assert no_hits == {"session-invalid-token", "session-expired-sentinel"}
     unmatched = _by(findings, "unmatched")

@@ -317,54 +317,89 @@ def _against_events(
     ).fetchone()
     if not total_events or not table.rules:
         return []
-    compiled = compile_table(table)
-    sql = sqlfiles.load("lint_rule_hits.sql").replace("{rule_case}", compiled.expr)
-    hits = {idx: (n, g) for idx, n, g in con.execute(sql, compiled.params).fetchall()}
-    out: list[Finding] = []
+    unit_list = [(rule, u) for rule in table.rules for u in units(rule.condition)]
+    _evaluate(con, table, [u for _, u in unit_list])
+    try:
+        return [
+            *_no_hits(con, table, total_events),
+            *_broad(con, unit_list, total_groups, broad_share, broad_min_groups),
+            *_unmatched(con, top),
+        ]
+    finally:
+        con.execute("DROP TABLE IF EXISTS lint_inputs")
+        con.execute("DROP TABLE IF EXISTS lint_events")
 
-    # Rules with no hits: nothing matches at all, or earlier rules take every match.
+
+def _evaluate(con: duckdb.DuckDBPyConnection, table: RuleTable, unit_conds: list) -> None:
+    """TEMP ``lint_events``: per event, the winning rule (``rule_idx``), whether each rule's own
+    condition holds (``r1..``) and each deciding sub-condition (``u0..``).
+
+    As in triage.classify, the conditions run once per distinct input and join back to events.
+    """
+    fields = list(dict.fromkeys(["message", *compile_table(table).fields]))
+    alias = {f: f"f{i}" for i, f in enumerate(fields)}
+    column = alias.__getitem__
+    compiled = compile_table(table, column=column)
+    params = list(compiled.params)
+    cols = [f"{compiled.expr} AS rule_idx"]
+    for i, rule in enumerate(table.rules, start=1):
+        cols.append(f"{compile_condition(rule.condition, column, params)} AS r{i}")
+    for k, cond in enumerate(unit_conds):
+        cols.append(f"{compile_condition(cond, column, params)} AS u{k}")
+    select_distinct = ", ".join(f"{event_field_sql(f)} AS {alias[f]}" for f in fields)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE lint_inputs AS SELECT {', '.join(alias.values())}, "
+        f"{', '.join(cols)} FROM (SELECT DISTINCT {select_distinct} FROM events)",
+        params,
+    )
+    join_on = " AND ".join(f"{event_field_sql(f)} = m.{alias[f]}" for f in fields)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE lint_events AS SELECT e.group_key, e.template, e.user_id, "
+        f"e.level, m.* EXCLUDE ({', '.join(alias.values())}) "
+        f"FROM events e JOIN lint_inputs m ON {join_on}"
+    )
+
+
+def _no_hits(con: duckdb.DuckDBPyConnection, table: RuleTable, total: int) -> list[Finding]:
+    """Rules that win no event: nothing matches them, or earlier rules take every match."""
+    hits = {idx for (idx, _n, _g) in con.execute(sqlfiles.load("lint_rule_hits.sql")).fetchall()}
+    out = []
     for i, rule in enumerate(table.rules, start=1):
         if i in hits:
             continue
-        params: list[str] = []
-        cond = compile_condition(rule.condition, event_field_sql, params)
-        sql = (
-            sqlfiles.load("lint_taken_by.sql")
-            .replace("{rule_case}", compiled.expr)
-            .replace("{condition}", cond)
-        )
-        taken = con.execute(sql, [*compiled.params, *params]).fetchall()
+        sql = sqlfiles.load("lint_taken_by.sql").replace("{own}", f"r{i}")
+        taken = con.execute(sql).fetchall()
         if not taken:
             out.append(
-                Finding(
-                    "info",
-                    "no_hits",
-                    rule.id,
-                    f"matches none of the {total_events:,} stored events",
-                )
+                Finding("info", "no_hits", rule.id, f"matches none of the {total:,} stored events")
             )
-        else:
-            by = [(table.rules[idx - 1].id, n) for idx, n in taken]
-            text = ", ".join(f"{rid} ({n:,})" for rid, n in by)
-            out.append(
-                Finding(
-                    "info",
-                    "no_hits",
-                    rule.id,
-                    f"no hits: all {sum(n for _, n in by):,} events it matches are taken by "
-                    f"earlier rules: {text}",
-                    {"taken_by": dict(by)},
-                )
+            continue
+        by = [(table.rules[idx - 1].id, n) for idx, n in taken]
+        text = ", ".join(f"{rid} ({n:,})" for rid, n in by)
+        out.append(
+            Finding(
+                "info",
+                "no_hits",
+                rule.id,
+                f"no hits: all {sum(n for _, n in by):,} events it matches are taken by "
+                f"earlier rules: {text}",
+                {"taken_by": dict(by)},
             )
+        )
+    return out
 
-    # Sub-conditions that match a large share of the groups.
-    unit_list = [(rule, u) for rule in table.rules for u in units(rule.condition)]
-    params = []
-    cols = []
-    for k, (_, unit) in enumerate(unit_list):
-        cond = compile_condition(unit, event_field_sql, params)
-        cols.append(f"count(DISTINCT group_key) FILTER (WHERE {cond}) AS g{k}")
-    row = con.execute(f"SELECT {', '.join(cols)} FROM events", params).fetchone()
+
+def _broad(
+    con: duckdb.DuckDBPyConnection,
+    unit_list: list,
+    total_groups: int,
+    broad_share: float,
+    broad_min_groups: int,
+) -> list[Finding]:
+    """Deciding sub-conditions that match a large share of the groups."""
+    cols = [f"count(DISTINCT group_key) FILTER (WHERE u{k})" for k in range(len(unit_list))]
+    row = con.execute(f"SELECT {', '.join(cols)} FROM lint_events").fetchone()
+    out = []
     for (rule, unit), groups in zip(unit_list, row, strict=True):
         if groups >= broad_min_groups and groups >= broad_share * total_groups:
             out.append(
@@ -377,23 +412,26 @@ def _against_events(
                     {"condition": describe(unit), "groups": groups, "of_groups": total_groups},
                 )
             )
+    return out
 
-    # What stays in error volume: candidates for new rules.
-    if top:
-        sql = sqlfiles.load("lint_unmatched.sql").replace("{rule_case}", compiled.expr)
-        for template, events, users, groups in con.execute(
-            sql, [*compiled.params, int(top)]
-        ).fetchall():
-            out.append(
-                Finding(
-                    "info",
-                    "unmatched",
-                    "-",
-                    f"{_n(events, 'error event')} ({_n(users, 'user')}, {_n(groups, 'group')}) "
-                    f"no rule matches: {template!r}",
-                    {"template": template, "events": events, "users": users, "groups": groups},
-                )
+
+def _unmatched(con: duckdb.DuckDBPyConnection, top: int) -> list[Finding]:
+    """What stays in error volume: candidates for new rules."""
+    if not top:
+        return []
+    out = []
+    rows = con.execute(sqlfiles.load("lint_unmatched.sql"), [int(top)]).fetchall()
+    for template, events, users, groups in rows:
+        out.append(
+            Finding(
+                "info",
+                "unmatched",
+                "-",
+                f"{_n(events, 'error event')} ({_n(users, 'user')}, {_n(groups, 'group')}) "
+                f"no rule matches: {template!r}",
+                {"template": template, "events": events, "users": users, "groups": groups},
             )
+        )
     return out
 
 
