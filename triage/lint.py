@@ -15,7 +15,7 @@ import re2
 from triage import sqlfiles
 from triage.compile_sql import compile_condition, compile_table, event_field_sql
 from triage.rule_examples import _example_column, _load_examples, matches
-from triage.rules import All, Any_, Condition, Example, Leaf, Not, RuleTable
+from triage.rules import All, Any_, Condition, Example, Leaf, Not, RuleTable, leaves
 
 SEVERITIES = ("error", "warning", "info")
 # A pattern shorter than this (after trimming) matches far more than its author meant.
@@ -66,6 +66,7 @@ def lint(
     scratch = duckdb.connect()
     try:
         findings = [
+            *_engine_regexes(table, scratch),
             *_example_checks(table, scratch),
             *_shadowing(table, scratch),
             *_generic_patterns(table),
@@ -77,6 +78,31 @@ def lint(
         findings += _against_events(table, con, top, broad_share, broad_min_groups)
     order = {s: i for i, s in enumerate(SEVERITIES)}
     return sorted(findings, key=lambda f: order[f.severity])
+
+
+# ---------------------------------------------------------------------------------------------
+# Regexes: parsing already refuses what google-re2 refuses; DuckDB bundles its own RE2 build.
+
+
+def _engine_regexes(table: RuleTable, con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    out = []
+    for rule in table.rules:
+        for leaf in leaves(rule.condition):
+            if leaf.op != "regex":
+                continue
+            flags = "" if leaf.case_sensitive else "i"
+            try:
+                con.execute("SELECT regexp_matches('', ?, ?)", [leaf.value, flags]).fetchone()
+            except duckdb.Error as exc:
+                out.append(
+                    Finding(
+                        "error",
+                        "invalid",
+                        rule.id,
+                        f"DuckDB refuses regex {leaf.value!r}: {str(exc).splitlines()[0]}",
+                    )
+                )
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
