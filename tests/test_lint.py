@@ -201,7 +201,8 @@ def test_cli_rules_lint_exit_codes(tmp_path, demo_db):
 def test_regex_the_engine_refuses_is_an_error_even_when_built_in_python():
     # A table assembled in code skips parse(); lint still asks DuckDB's own RE2.
     leaf = rules.Leaf("message", "regex", "token(?=s)")
-    table = rules.RuleTable("code", (rules.Rule("look", "k", "info", leaf),), hash="x")
+    rule = rules.Rule("look", "k", "info", leaf, match_examples=(rules.Example({"message": "x"}),))
+    table = rules.RuleTable("code", (rule,), hash="x")
     invalid = _by(lint(table), "invalid")
     assert [(f.rule, f.severity) for f in invalid] == [("look", "error")]
     assert "DuckDB refuses" in invalid[0].message
