@@ -236,3 +236,29 @@ def test_diff_reads_a_table_at_a_git_revision(tmp_path, monkeypatch):
 
     res = CliRunner().invoke(main, ["diff", "--demo", "--base", "HEAD~5:rules.toml", "--head", "x"])
     assert res.exit_code == 2 and "git" in res.stderr
+
+
+def test_kind_change_without_level_change_is_its_own_section(demo_db):
+    current = triage.load_rules("openhuman")
+    renamed = current.content.replace(
+        'id = "session-expired-text"\nkind = "auth_expired"',
+        'id = "session-expired-text"\nkind = "session_missing"',
+    )
+    assert renamed != current.content
+    head = triage.rules.parse(renamed, name="renamed")
+    d = demo_db.diff(current, head)
+    changed = d.section("changed_kind")
+    composio = _one(changed, "composio unavailable")
+    assert (composio["base_kind"], composio["head_kind"]) == ("auth_expired", "session_missing")
+    assert composio["base_level"] == composio["head_level"] == "info"
+    assert (composio["moving_events"], composio["changed_events"]) == (0, 253)
+    assert d.section("newly_downgraded").empty and d.section("no_longer_downgraded").empty
+    assert (d.totals["leaving_events"], d.totals["entering_events"]) == (0, 0)
+    # The partial group's matched events changed kind too, but nothing left error volume.
+    assert sorted(t.split(" ")[0] for t in changed["title"]) == ["composio", "database", "no"]
+
+
+def test_same_table_on_both_sides_changes_nothing(demo_db):
+    d = demo_db.diff("openhuman", "openhuman")
+    assert set(d.groups["section"]) == {"unchanged"}
+    assert d.warnings == [] and d.totals["unchanged"] == d.totals["groups"] == 7
