@@ -166,6 +166,9 @@ def test_cli_diff_formats(tmp_path):
     }
     assert doc["sections"]["unchanged"] == {"groups": 2, "events": 52}
     assert doc["totals"]["leaving_events"] == 408
+    (warning,) = doc["warnings"]
+    assert warning["check"] == "partial_group" and warning["rule"] == "session-expired-text"
+    assert warning["examples"] == ["session JWT required; complete login first"]
 
     md = runner.invoke(main, [*args, "--format", "markdown"])
     assert md.exit_code == 0
