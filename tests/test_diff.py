@@ -13,6 +13,7 @@ from events_factory import raw_event, write_ndjson
 
 import triage
 from triage.cli import main
+from triage.lint import lint
 
 # A table with a deliberately broad 401 rule: every 401 is "our session expired" (issue #2286).
 BROAD_401 = """
@@ -110,6 +111,9 @@ def test_broad_401_rule_warns_about_the_third_party_group(demo_db, tmp_path):
     assert "any-401" in md and "Discord API error (401 Unauthorized)" in md
     # Templates' placeholders are escaped, or a PR would render `<num>` as an HTML tag.
     assert "Discord API error (&lt;num&gt; Unauthorized)" in md
+    # And lint, run on the same table before it ships, flags the pattern itself.
+    generic = [f for f in lint(triage.load_rules(head)) if f.check == "generic_pattern"]
+    assert [f.rule for f in generic] == ["any-401"] and "'401'" in generic[0].message
 
 
 def test_collateral_by_tag_names_the_rule_and_the_differing_method(tmp_path):
