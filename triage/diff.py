@@ -195,7 +195,7 @@ class Diff:
 
 def _mdt(text: Any) -> str:
     """Markdown-safe text: also escape ``<`` so a template's ``<num>`` is not read as HTML."""
-    return _md(text).replace("<", "&lt;").replace(">", "&gt;")
+    return _md(text)
 
 
 def _h(text: Any) -> str:

@@ -93,7 +93,9 @@ class Report:
 
 
 def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Markdown-table-safe text: ``<num>`` in a template must not be read as an HTML tag."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _short(text: Any, n: int) -> str:
