@@ -1,7 +1,29 @@
 -- One row per group: volume, users, time span, level before and after re-classification, verdict.
 -- Parameters: $ruleset_hash, $threshold (share of error-volume events that must leave it for
--- a `downgrade` verdict).
-WITH ranked AS (
+-- a `downgrade` verdict), $burst_min_events (see bursts.sql).
+-- Burst evidence per group: events in polling bursts, bursting users, the top user's share of the
+-- group (bursting or not), the period of the group's largest burst, and `polling`: at least half
+-- of the group's events are in bursts, so its volume says how long loops ran, not how many
+-- users are hit.
+WITH bursts AS (
+    SELECT * FROM triage_bursts(min_events := $burst_min_events)
+),
+burst_evidence AS (
+    SELECT
+        "group" AS group_key,
+        sum(events)::BIGINT AS burst_events,
+        count(DISTINCT "user")::BIGINT AS bursting_users,
+        arg_max(period_s, events) AS period_s
+    FROM bursts
+    GROUP BY 1
+),
+top_users AS (
+    SELECT group_key, max(n) AS top_user_events
+    FROM (SELECT group_key, user_id, count(*) AS n FROM events
+          WHERE user_id IS NOT NULL GROUP BY ALL)
+    GROUP BY 1
+),
+ranked AS (
     SELECT
         e.group_key,
         e.level,
@@ -56,6 +78,13 @@ SELECT
                                     AND reclassified_events < events) THEN 'partial'
         ELSE 'unchanged'
     END AS verdict,
-    rules
+    rules,
+    coalesce(b.burst_events, 0) AS burst_events,
+    coalesce(b.bursting_users, 0) AS bursting_users,
+    round(coalesce(t.top_user_events, 0) / events, 4) AS top_user_share,
+    b.period_s,
+    coalesce(b.burst_events, 0) >= 0.5 * events AS polling
 FROM grouped
+LEFT JOIN burst_evidence b USING (group_key)
+LEFT JOIN top_users t USING (group_key)
 ORDER BY leaving_events DESC, events DESC, "group"

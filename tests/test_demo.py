@@ -38,6 +38,7 @@ def test_run_json_follows_the_contract_and_downgrades_the_seed_incident():
         "reclassified_share",
         "verdict",
         "rules",
+        "burst",
     }
     assert all(set(g) == expected for g in rep["groups"])
 
@@ -48,9 +49,13 @@ def test_run_json_follows_the_contract_and_downgrades_the_seed_incident():
     assert (composio["events"], composio["users"]) == (253, 1)
     assert composio["reclassified_share"] == 1.0
     assert composio["rules"] == ["session-expired-text"]
+    assert composio["burst"]["users"] == 1 and composio["burst"]["events"] == 253
+    assert composio["burst"]["top_user_share"] == 1.0
+    assert abs(composio["burst"]["period_s"] - 5.0) < 0.1
 
     bug = _group(rep, "Cannot read properties of undefined")
     assert bug["verdict"] == "unchanged" and bug["kind"] is None
+    assert bug["burst"] is None
     third_party = _group(rep, "Discord API error")
     assert third_party["verdict"] == "unchanged" and third_party["new_level"] == "error"
     assert _group(rep, "database is locked")["verdict"] == "partial"

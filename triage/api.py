@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from triage import bursts as _bursts
 from triage import classify as _classify
 from triage import diff as _diff
 from triage import report as _report
@@ -108,6 +109,23 @@ class Store:
         from triage import lint as _lint
 
         return _lint.lint(rule_source.load(rules), store=self, **kw)
+
+    def bursts(
+        self,
+        *,
+        min_events: int = _bursts.DEFAULT_MIN_EVENTS,
+        by: str | None = None,
+        min_regularity: float = _bursts.DEFAULT_MIN_REGULARITY,
+        gap_factor: float = _bursts.DEFAULT_GAP_FACTOR,
+    ) -> _bursts.Bursts:
+        """Polling bursts per (group, user), or per (user, tag value) with ``by="method"``."""
+        return _bursts.find(
+            self.con,
+            min_events=min_events,
+            by=by,
+            min_regularity=min_regularity,
+            gap_factor=gap_factor,
+        )
 
     def events(self, limit: int | None = None) -> pd.DataFrame:
         """The normalized events as a DataFrame (all of them unless ``limit``)."""

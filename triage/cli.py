@@ -262,4 +262,5 @@ def rules_test(rules: str) -> None:
         sys.exit(1)
 
 
+import triage.cli_bursts  # noqa: E402,F401  (registers `bursts`)
 from triage import cli_diff  # noqa: E402,F401  (registers `diff` and `rules lint`)

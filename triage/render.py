@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from triage.report import Report
+from triage.report import Report, polling_text
 
 VERDICT_STYLE = {"downgrade": "green", "partial": "yellow", "unchanged": "dim"}
 
@@ -32,6 +32,7 @@ def report_table(report: Report, console: Console, *, limit: int | None = None) 
         ("kind", "left"),
         ("share", "right"),
         ("rules", "left"),
+        ("polling", "left"),
     ]:
         table.add_column(
             col,
@@ -53,6 +54,7 @@ def report_table(report: Report, console: Console, *, limit: int | None = None) 
             _escape(r.kind if isinstance(r.kind, str) else ""),
             f"{r.reclassified_share:.0%}",
             _escape(", ".join(r.rules)),
+            polling_text(r._asdict()),
         )
     console.print(table)
 

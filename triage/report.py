@@ -31,6 +31,9 @@ GROUP_KEYS = [
     "verdict",
     "rules",
 ]
+# Burst evidence per group (see queries/bursts.sql); flat in CSV and the DataFrame, one `burst`
+# object (or null when no user bursts) in the JSON.
+BURST_KEYS = ["burst_events", "bursting_users", "top_user_share", "period_s", "polling"]
 
 
 @dataclass
@@ -47,6 +50,7 @@ class Report:
         rows = []
         for rec in self.groups.to_dict(orient="records"):
             row = {k: _jsonable(rec.get(k)) for k in GROUP_KEYS}
+            row["burst"] = _burst(rec)
             rows.append(row)
         return {
             "schema": SCHEMA,
@@ -59,7 +63,7 @@ class Report:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def to_csv(self) -> str:
-        df = self.groups[GROUP_KEYS].copy()
+        df = self.groups[GROUP_KEYS + BURST_KEYS].copy()
         df["rules"] = df["rules"].map(lambda r: ";".join(r) if r is not None else "")
         buf = io.StringIO()
         df.to_csv(buf, index=False)
@@ -76,20 +80,44 @@ class Report:
             f"- Groups downgraded: {t['downgraded_groups']}; partial: {t['partial_groups']}; "
             f"unchanged: {t['unchanged_groups']}.",
             "",
-            "| verdict | group | title | events | users | level → new | kind | rules |",
-            "|---|---|---|---:|---:|---|---|---|",
+            "| verdict | group | title | events | users | level → new | kind | rules | polling |",
+            "|---|---|---|---:|---:|---|---|---|---|",
         ]
         for r in self.groups.itertuples(index=False):
             rules = ", ".join(r.rules) if r.rules is not None and len(r.rules) else ""
             kind = r.kind if isinstance(r.kind, str) else ""
             lines.append(
                 f"| {r.verdict} | `{_md(r.group)}` | {_md(_short(r.title, 80))} | {r.events:,} | "
-                f"{r.users:,} | {r.level} → {r.new_level} | {_md(kind)} | {_md(rules)} |"
+                f"{r.users:,} | {r.level} → {r.new_level} | {_md(kind)} | {_md(rules)} | "
+                f"{polling_text(r._asdict())} |"
             )
         return "\n".join(lines) + "\n"
 
     def _repr_html_(self) -> str:
-        return self.groups[GROUP_KEYS].to_html(index=False)
+        return self.groups[GROUP_KEYS + BURST_KEYS].to_html(index=False)
+
+
+def _burst(rec: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON ``burst`` object of a group: null when no user polls it."""
+    if not rec.get("bursting_users"):
+        return None
+    return {
+        "users": int(rec["bursting_users"]),
+        "events": int(rec["burst_events"]),
+        "period_s": _jsonable(rec.get("period_s")),
+        "top_user_share": _jsonable(rec.get("top_user_share")),
+    }
+
+
+def polling_text(rec: dict[str, Any]) -> str:
+    """``1 user every 5.0 s``: bursting users and the period of the group's largest burst."""
+    users = rec.get("bursting_users") or 0
+    if not users:
+        return ""
+    from triage.bursts import format_period
+
+    noun = "user" if users == 1 else "users"
+    return f"{users} {noun} {format_period(rec.get('period_s'))}"
 
 
 def _md(text: Any) -> str:
@@ -127,11 +155,20 @@ def _jsonable(v: Any) -> Any:
 
 
 def build(
-    con: duckdb.DuckDBPyConnection, table: RuleTable, *, threshold: float = DEFAULT_THRESHOLD
+    con: duckdb.DuckDBPyConnection,
+    table: RuleTable,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    burst_min_events: int = 20,
 ) -> Report:
     """Report on events already classified with ``table`` (see triage.classify)."""
     groups = con.execute(
-        sqlfiles.load("report_groups.sql"), {"ruleset_hash": table.hash, "threshold": threshold}
+        sqlfiles.load("report_groups.sql"),
+        {
+            "ruleset_hash": table.hash,
+            "threshold": threshold,
+            "burst_min_events": burst_min_events,
+        },
     ).df()
     groups["rules"] = groups["rules"].map(lambda r: [] if r is None or r is pd.NA else list(r))
     span = con.execute("SELECT date_diff('second', min(ts), max(ts)) FROM events").fetchone()[0]
@@ -153,5 +190,7 @@ def build(
         "partial_groups": int(verdicts.get("partial", 0)),
         "unchanged_groups": int(verdicts.get("unchanged", 0)),
         "rejects": con.execute("SELECT count(*) FROM rejects").fetchone()[0],
+        "burst_events": int(groups["burst_events"].sum()) if len(groups) else 0,
+        "polling_groups": int(groups["polling"].sum()) if len(groups) else 0,
     }
     return Report(groups=groups, totals=totals, rules_name=table.name, rules_hash=table.hash)
