@@ -38,9 +38,10 @@ def demo_paths() -> list[Path]:
 class Store:
     """One open triage database. Use as a context manager, or call ``close()``."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: str):
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str, *, read_only: bool = False):
         self.con = con
         self.path = path
+        self.read_only = read_only
 
     def __enter__(self) -> Store:
         return self
@@ -71,8 +72,16 @@ class Store:
     def classify(
         self, rules: str | Path | _rules.RuleTable = "openhuman"
     ) -> _classify.ClassifyResult:
-        """Re-classify every stored event with a rule table (by name, path, or object)."""
+        """Re-classify every stored event with a rule table (by name, path, or object).
+
+        On a read-only store the result is kept in this connection's memory only.
+        """
+        self._writable_results()
         return _classify.classify(self.con, _rules.load(rules))
+
+    def _writable_results(self) -> None:
+        if self.read_only:
+            store.shadow_tables(self.con, ["classifications", "rulesets"])
 
     def report(
         self,
@@ -84,6 +93,7 @@ class Store:
         """The group report for a rule table (classifying first unless told not to)."""
         table = _rules.load(rules)
         if reclassify:
+            self._writable_results()
             _classify.classify(self.con, table)
         return _report.build(self.con, table, threshold=threshold)
 
@@ -96,6 +106,7 @@ class Store:
         tags: Iterable[str] = (),
     ) -> _diff.Diff:
         """What changes from rule table ``base`` to ``head`` (names, paths, or ``REV:path``)."""
+        self._writable_results()
         return _diff.compare(
             self.con,
             rule_source.load(base),
@@ -145,9 +156,16 @@ class Store:
 
 
 def open(db: PathLike | None = None, *, read_only: bool = False, wait: float = 0.0) -> Store:  # noqa: A001
-    """Open a triage database (``db``, else ``$TRIAGE_DB``, else ``triage.duckdb``)."""
+    """Open a triage database (``db``, else ``$TRIAGE_DB``, else ``triage.duckdb``).
+
+    ``read_only=True`` lets several processes read at once, but not while one writes: keep a
+    read-only store open only as long as you read (``with triage.open(p, read_only=True) as
+    db: ...``) so a scheduled job can write between your reads. ``wait`` is how long to wait
+    for the other side's lock before failing with a message naming the process holding it.
+    """
     path = store.resolve_path(db)
-    return Store(store.connect(path, read_only=read_only, wait=wait), path)
+    con = store.connect(path, read_only=read_only, wait=wait)
+    return Store(con, path, read_only=read_only and path != store.MEMORY)
 
 
 def run(

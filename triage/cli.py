@@ -50,6 +50,16 @@ threshold_option = click.option(
     show_default=True,
     help="Share of a group's error events that must leave error volume for `downgrade`.",
 )
+wait_option = click.option(
+    "--wait",
+    "wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="When another process holds the database (DuckDB allows one writer, or many readers), "
+    "wait up to SECONDS for it, then fail (exit 2) naming the process.",
+)
 output_option = click.option(
     "-o",
     "--output",
@@ -135,15 +145,16 @@ def main() -> None:
 @click.option("--keep-raw", is_flag=True, help="Also store each raw payload (about 20x the space).")
 @click.option("--strict", is_flag=True, help="Exit 1 when any record is rejected.")
 @click.option("-q", "--quiet", is_flag=True, help="No per-file lines on stderr.")
+@wait_option
 def ingest(
-    paths: tuple[str, ...], db: str | None, keep_raw: bool, strict: bool, quiet: bool
+    paths: tuple[str, ...], db: str | None, keep_raw: bool, strict: bool, quiet: bool, wait: float
 ) -> None:
     """Ingest Sentry exports (files or folders, .gz too) into the database.
 
     Raw SDK events as one object, a JSON array, or NDJSON. Events already stored (same event id)
     are counted as duplicates, not added twice; bad records go to the rejects table.
     """
-    with _open(db) as s:
+    with _open(db, wait=wait) as s:
         result = s.ingest(paths, keep_raw=keep_raw, on_file=lambda fr: _file_line(fr, quiet))
     if not quiet:
         _err().print(
@@ -158,10 +169,11 @@ def ingest(
 @main.command()
 @db_option
 @rules_option
-def classify(db: str | None, rules: str) -> None:
+@wait_option
+def classify(db: str | None, rules: str, wait: float) -> None:
     """Re-classify every stored event with a rule table (stored per table hash)."""
     table = _load_rules(rules)
-    with _open(db) as s:
+    with _open(db, wait=wait) as s:
         res = s.classify(table)
     click.echo(
         f"{res.ruleset} ({res.ruleset_hash}): {res.matched:,} of {res.events:,} events "
@@ -217,9 +229,10 @@ def run(
 @main.command()
 @db_option
 @click.option("--limit", type=int, default=50, show_default=True, help="Rows to show.")
-def rejects(db: str | None, limit: int) -> None:
+@wait_option
+def rejects(db: str | None, limit: int, wait: float) -> None:
     """List rejected records: file, line, reason, and the start of the raw text."""
-    with _open(db, read_only=True) as s:
+    with _open(db, read_only=True, wait=wait) as s:
         df = s.rejects()
     if df.empty:
         click.echo("no rejects")

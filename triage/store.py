@@ -7,6 +7,7 @@ file has seen, so a newer release migrates an older database instead of failing 
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -34,17 +35,52 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text or "conflicting" in text or "being used by another process" in text
 
 
+_HOLDER_RE = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+
+
+def lock_holder(exc: Exception) -> tuple[int, str] | None:
+    """``(pid, program)`` of the process holding the file, from DuckDB's lock error text."""
+    m = _HOLDER_RE.search(str(exc))
+    return (int(m[2]), m[1]) if m else None
+
+
+def _lock_message(path: str, exc: Exception, waited: float, read_only: bool) -> str:
+    holder = lock_holder(exc)
+    who = (
+        f"process {holder[0]} ({Path(holder[1]).name})"
+        if holder
+        else f"another process ({str(exc).splitlines()[0]})"
+    )
+    after = f" (waited {waited:g} s)" if waited > 0 else ""
+    hint = (
+        "retry when it has finished writing, or pass --wait SECONDS"
+        if read_only
+        else "retry when it is done, pass --wait SECONDS, or have it hold the file only while it "
+        "reads (a notebook: `with triage.open(path, read_only=True) as db: ...`)"
+    )
+    return (
+        f"database {path} is locked by {who}{after}. DuckDB lets one process write a file or "
+        f"several read it, not both: {hint}."
+    )
+
+
 def connect(
     db: str | os.PathLike[str] | None = None,
     *,
     read_only: bool = False,
     wait: float = 0.0,
 ) -> duckdb.DuckDBPyConnection:
-    """Open (and migrate, unless read-only) the database; wait up to ``wait`` s for a lock."""
+    """Open (and migrate, unless read-only) the database; wait up to ``wait`` s for a lock.
+
+    DuckDB lets one process write a file, or several processes read it, never both: a writer
+    (or reader) that finds the other kind holding the file retries every 0.2 s until ``wait``
+    seconds have passed, then fails naming the process that holds the lock.
+    """
     path = resolve_path(db)
     if read_only and path != MEMORY and not Path(path).exists():
         raise StoreError(f"database {path} does not exist: run `triage ingest` first")
-    deadline = time.monotonic() + max(wait, 0.0)
+    started = time.monotonic()
+    deadline = started + max(wait, 0.0)
     while True:
         try:
             con = duckdb.connect(path, read_only=read_only and path != MEMORY)
@@ -53,16 +89,40 @@ def connect(
             if not _is_lock_error(exc):
                 raise StoreError(f"cannot open database {path}: {exc}") from exc
             if time.monotonic() >= deadline:
-                raise StoreError(
-                    f"database {path} is locked by another process (DuckDB allows one writer): "
-                    f"{str(exc).splitlines()[0]}. Retry later, pass --wait SECONDS, or open it "
-                    "read-only."
-                ) from exc
+                waited = round(time.monotonic() - started, 1) if wait > 0 else 0.0
+                raise StoreError(_lock_message(path, exc, waited, read_only)) from exc
             time.sleep(0.2)
     if not read_only or path == MEMORY:
         migrate(con)
     install_macros(con)
     return con
+
+
+def shadow_tables(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
+    """Give a read-only connection writable TEMP copies of ``names``, shadowing the stored ones.
+
+    Why: classifying writes its result tables. A notebook that opened the file read-only (so a
+    scheduled job can still write between its reads) can then classify and report all the same;
+    the result lives in the connection's memory and is gone when it closes. Unqualified names
+    resolve to the TEMP catalog first, so the classifier's SQL needs no change.
+    """
+    db = con.execute("SELECT current_database()").fetchone()[0]
+    for name in names:
+        if con.execute(
+            "SELECT 1 FROM duckdb_tables() WHERE database_name = 'temp' AND table_name = ?",
+            [name],
+        ).fetchone():
+            continue
+        row = con.execute(
+            "SELECT sql FROM duckdb_tables() "
+            "WHERE database_name = ? AND schema_name = 'main' AND table_name = ?",
+            [db, name],
+        ).fetchone()
+        if row is None:
+            continue
+        con.execute(re.sub(r"^CREATE TABLE", "CREATE TEMP TABLE", row[0].strip(), count=1))
+        catalog = db.replace('"', '""')
+        con.execute(f'INSERT INTO temp.main."{name}" SELECT * FROM "{catalog}".main."{name}"')
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
