@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
 from triage import store
@@ -10,8 +9,7 @@ from triage import store
 
 @pytest.fixture
 def con():
-    c = duckdb.connect()
-    store.install_macros(c)
+    c = store.connect(store.MEMORY)  # migrated, with the macros installed
     yield c
     c.close()
 
