@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 
 from triage import api, store
+from triage import fail_on as fail_on_mod
 from triage import rules as rules_mod
 from triage.ingest import FileResult
 from triage.render import report_table
@@ -59,6 +60,13 @@ wait_option = click.option(
     metavar="SECONDS",
     help="When another process holds the database (DuckDB allows one writer, or many readers), "
     "wait up to SECONDS for it, then fail (exit 2) naming the process.",
+)
+fail_on_option = click.option(
+    "--fail-on",
+    "fail_on",
+    type=click.Choice(fail_on_mod.CHECKS),
+    multiple=True,
+    help=fail_on_mod.CHECK_HELP,
 )
 output_option = click.option(
     "-o",
@@ -111,6 +119,17 @@ def _file_line(fr: FileResult, quiet: bool) -> None:
         _err().print(f"  ... and {len(fr.errors) - 5} more (see `triage rejects`)")
 
 
+def _fail_on(s: api.Store, checks: tuple[str, ...], rep: Report | None) -> None:
+    """Exit 1, naming each finding on stderr, when --fail-on finds something new."""
+    if not checks:
+        return
+    new = fail_on_mod.check(s.con, checks, rep)
+    for line in fail_on_mod.summary(new):
+        _err().print(line, markup=False, soft_wrap=True)
+    if new:
+        sys.exit(1)
+
+
 def _emit(report: Report, fmt: str, output: str | None) -> None:
     if fmt == "table":
         if output:
@@ -136,6 +155,14 @@ def main() -> None:
 
     Start with `triage run` (the built-in demo), then `triage ingest EXPORTS...` and
     `triage report --rules openhuman`.
+
+    \b
+    Exit codes:
+      0  ran clean
+      1  findings you asked to fail on (--fail-on, --strict)
+      2  usage or configuration error (bad option, rule table, database locked, Sentry token)
+      3  the Sentry API failed (retries spent, unreachable, unexpected answer)
+      other  an unexpected failure, with one line on stderr
     """
 
 
@@ -187,12 +214,27 @@ def classify(db: str | None, rules: str, wait: float) -> None:
 @format_option
 @threshold_option
 @output_option
-def report(db: str | None, rules: str, fmt: str, threshold: float, output: str | None) -> None:
-    """Report, per group, what the rule table would downgrade."""
+@fail_on_option
+@wait_option
+def report(
+    db: str | None,
+    rules: str,
+    fmt: str,
+    threshold: float,
+    output: str | None,
+    fail_on: tuple[str, ...],
+    wait: float,
+) -> None:
+    """Report, per group, what the rule table would downgrade.
+
+    Exit codes: 0 ran clean; 1 --fail-on found something new; 2 usage or configuration error
+    (bad option, rule table, database locked); other failures non-zero, one line on stderr.
+    """
     table = _load_rules(rules)
-    with _open(db) as s:
+    with _open(db, wait=wait) as s:
         rep = s.report(table, threshold=threshold)
-    _emit(rep, fmt, output)
+        _emit(rep, fmt, output)
+        _fail_on(s, fail_on, rep)
 
 
 @main.command()
@@ -209,6 +251,8 @@ def report(db: str | None, rules: str, fmt: str, threshold: float, output: str |
 @threshold_option
 @output_option
 @click.option("-q", "--quiet", is_flag=True, help="No per-file lines on stderr.")
+@fail_on_option
+@wait_option
 def run(
     paths: tuple[str, ...],
     db: str | None,
@@ -217,13 +261,20 @@ def run(
     threshold: float,
     output: str | None,
     quiet: bool,
+    fail_on: tuple[str, ...],
+    wait: float,
 ) -> None:
-    """Ingest, classify and report in one step. With no PATHS, runs on the built-in demo."""
+    """Ingest, classify and report in one step. With no PATHS, runs on the built-in demo.
+
+    Exit codes: 0 ran clean; 1 --fail-on found something new (in memory, everything is new);
+    2 usage or configuration error; other failures non-zero, one line on stderr.
+    """
     table = _load_rules(rules)
-    with _open(db or store.MEMORY) as s:
+    with _open(db or store.MEMORY, wait=wait) as s:
         s.ingest(list(paths) or api.demo_paths(), on_file=lambda fr: _file_line(fr, quiet))
         rep = s.report(table, threshold=threshold)
-    _emit(rep, fmt, output)
+        _emit(rep, fmt, output)
+        _fail_on(s, fail_on, rep)
 
 
 @main.command()
