@@ -118,3 +118,9 @@ CREATE OR REPLACE TEMP MACRO triage_template(s) AS
         '\b(0x[0-9a-fA-F]+|[0-9a-fA-F]{8,})\b', '<hex>', 'g'),
         '\b\d+(\.\d+)?\s?(ns|us|µs|ms|s|sec|secs|seconds|m|min|mins|minutes|h|hours)\b', '<duration>', 'g'),
         '\b\d+(\.\d+)?\b', '<num>', 'g');
+
+-- The first entry of a web API event's `entries` list with the given type ({type, data}).
+CREATE OR REPLACE TEMP MACRO triage_entry(entries, t) AS
+    CASE WHEN json_type(entries) = 'ARRAY' THEN
+        list_filter(try(CAST(entries AS JSON[])), lambda e: json_extract_string(e, '$.type') = t)[1]
+    END;

@@ -1,40 +1,62 @@
--- Normalize raw SDK events (and the "JSON" link shape) into the columns of `events`.
+-- Normalize events into the columns of `events`: raw SDK events, the "JSON" link shape, and web
+-- API events (camelCase, `entries[]`, tags as {key, value}, `groupID`, `dateCreated`).
 -- Input: a relation `raw_input` with the JSON-typed columns of triage.ingest.RAW_COLUMNS plus
 -- __file (VARCHAR) and __line (BIGINT). Every field is read leniently: wrong types become NULL
 -- or text, never an error, so one odd event cannot fail its file.
-WITH base AS (
+WITH src AS (
+    SELECT
+        *,
+        -- Sentry-processed shapes (JSON link, web API) carry a `title`; their top-level `message`
+        -- is Sentry's search string, not the event's message.
+        (title IS NOT NULL OR entries IS NOT NULL OR eventID IS NOT NULL) AS __processed,
+        triage_tags(tags) AS __tags
+    FROM raw_input
+),
+base AS (
     SELECT
         __file,
         __line,
         __raw,
-        lower(replace(triage_str(event_id), '-', '')) AS event_id,
-        coalesce(triage_ts("timestamp"), triage_ts("datetime")) AS ts,
-        triage_level(triage_str("level")) AS level,
+        lower(replace(coalesce(triage_str(event_id), triage_str(eventID),
+                               CASE WHEN regexp_full_match(replace(triage_str(id), '-', ''), '[0-9a-fA-F]{32}')
+                                    THEN triage_str(id) END), '-', '')) AS event_id,
+        coalesce(triage_ts("timestamp"), triage_ts("datetime"), triage_ts(dateCreated)) AS ts,
+        triage_level(coalesce(triage_str("level"), __tags['level'])) AS level,
         triage_str(platform) AS platform,
-        nullif(triage_str(logger), '') AS logger,
+        nullif(coalesce(triage_str(logger), __tags['logger']), '') AS logger,
         coalesce(logentry, "sentry.interfaces.Message",
-                 CASE WHEN json_type(message) = 'OBJECT' THEN message END) AS le,
-        CASE WHEN json_type(message) NOT IN ('OBJECT', 'BOOLEAN') THEN triage_str(message) END
+                 CASE WHEN json_type(message) = 'OBJECT' THEN message END,
+                 json_extract(triage_entry(entries, 'message'), '$.data')) AS le,
+        CASE WHEN __processed THEN NULL
+             WHEN json_type(message) NOT IN ('OBJECT', 'BOOLEAN') THEN triage_str(message) END
             AS plain_message,
-        triage_exc_chain(coalesce(exception, "sentry.interfaces.Exception")) AS exc_chain,
-        nullif(triage_str("transaction"), '') AS "transaction",
+        triage_exc_chain(coalesce(exception, "sentry.interfaces.Exception",
+                                  json_extract(triage_entry(entries, 'exception'), '$.data')))
+            AS exc_chain,
+        CASE WHEN __processed THEN nullif(triage_str(title), '') END AS title,
+        nullif(coalesce(triage_str("transaction"), __tags['transaction']), '') AS "transaction",
         nullif(triage_str(culprit), '') AS culprit,
         coalesce("user", "sentry.interfaces.User") AS u,
-        nullif(triage_str("release"), '') AS "release",
-        nullif(triage_str(environment), '') AS environment,
-        triage_str(project) AS project,
-        triage_str(group_id) AS group_id,
-        triage_tags(tags) AS tags,
+        nullif(coalesce(CASE WHEN json_type("release") = 'OBJECT'
+                             THEN triage_str(json_extract("release", '$.version'))
+                             ELSE triage_str("release") END,
+                        __tags['release'], __tags['sentry:release']), '') AS "release",
+        nullif(coalesce(triage_str(environment), __tags['environment']), '') AS environment,
+        coalesce(triage_str(project), triage_str(projectID)) AS project,
+        nullif(coalesce(triage_str(group_id), triage_str(groupID)), '') AS group_id,
+        nullif(triage_str(shortId), '') AS short_id,
+        __tags AS tags,
         try(list_transform(CAST(fingerprint AS JSON[]), lambda x: triage_str(x))) AS fingerprint
-    FROM raw_input
+    FROM src
 ),
 texts AS (
     SELECT
-        * EXCLUDE (le, plain_message, u),
+        * EXCLUDE (le, plain_message, u, title),
         nullif(coalesce(
             triage_str(json_extract(le, '$.formatted')),
             triage_format(triage_str(json_extract(le, '$.message')), json_extract(le, '$.params')),
-            plain_message), '') AS message,
+            plain_message,
+            CASE WHEN coalesce(len(exc_chain), 0) = 0 THEN title END), '') AS message,
         exc_chain[len(exc_chain)]."type" AS exc_type,
         exc_chain[len(exc_chain)]."value" AS exc_value,
         coalesce(nullif(triage_str(json_extract(u, '$.id')), ''), nullif(triage_str(json_extract(u, '$.username')), ''),
@@ -56,13 +78,14 @@ keyed AS (
 )
 SELECT
     coalesce(nullif(event_id, ''), md5(CAST(__raw AS VARCHAR))) AS event_id,
-    coalesce(group_id,
+    coalesce(group_id, short_id,
              left(CASE WHEN len(coalesce(fp_custom, [])) = 0 THEN default_basis
                        WHEN len(fingerprint) > len(fp_custom)
                            THEN md5(default_basis || chr(31) || array_to_string(fp_custom, chr(31)))
                        ELSE md5('fp' || chr(31) || array_to_string(fp_custom, chr(31))) END, 16))
         AS group_key,
     group_id,
+    short_id,
     project,
     ts,
     level,

@@ -59,7 +59,9 @@ grouped AS (
     GROUP BY group_key
 )
 SELECT
-    group_key AS "group",
+    -- Sentry's short id names the group when an issues list, issue detail or Discover row gave it.
+    coalesce(g.short_id, grouped.group_key) AS "group",
+    grouped.group_key,
     title,
     events,
     users,
@@ -83,8 +85,14 @@ SELECT
     coalesce(b.bursting_users, 0) AS bursting_users,
     round(coalesce(t.top_user_events, 0) / events, 4) AS top_user_share,
     b.period_s,
-    coalesce(b.burst_events, 0) >= 0.5 * events AS polling
+    coalesce(b.burst_events, 0) >= 0.5 * events AS polling,
+    g.times_seen AS sentry_events,    -- Sentry's own count and userCount, beside the exported ones
+    g.user_count AS sentry_users
 FROM grouped
 LEFT JOIN burst_evidence b USING (group_key)
 LEFT JOIN top_users t USING (group_key)
+LEFT JOIN (
+    SELECT id, short_id, times_seen, user_count FROM groups
+    QUALIFY row_number() OVER (PARTITION BY coalesce(id, short_id) ORDER BY updated_at DESC) = 1
+) g ON g.id = grouped.group_key OR (g.id IS NULL AND g.short_id = grouped.group_key)
 ORDER BY leaving_events DESC, events DESC, "group"

@@ -23,7 +23,7 @@ from triage import diff as _diff
 from triage import report as _report
 from triage import rule_source, store
 from triage import rules as _rules
-from triage.ingest import FileResult, Ingester, IngestResult, iter_files
+from triage.ingest import FileResult, Ingester, IngestResult, ingest_paths
 from triage.sqlfiles import package_dir
 
 PathLike = str | os.PathLike[str]
@@ -57,17 +57,44 @@ class Store:
         paths: Iterable[PathLike],
         *,
         keep_raw: bool = False,
+        input_format: str | None = None,
         on_file=None,
     ) -> IngestResult:
-        """Ingest files and folders; ``on_file(FileResult)`` is called after each file."""
-        ing = Ingester(self.con, keep_raw=keep_raw)
-        result = IngestResult()
-        for path in iter_files(paths):
-            fr: FileResult = ing.ingest_file(path)
-            result.files.append(fr)
-            if on_file:
-                on_file(fr)
-        return result
+        """Ingest files, folders, globs and ``-`` (stdin); each file is one transaction.
+
+        The shape of each file is read from its content unless ``input_format`` forces a kind
+        (see ``triage.shapes.KINDS``); ``on_file(FileResult)`` is called after each file.
+        """
+        return ingest_paths(
+            self.con, paths, keep_raw=keep_raw, force_kind=input_format, on_file=on_file
+        )
+
+    def ingest_records(
+        self,
+        records: Iterable[dict],
+        *,
+        source: str,
+        input_format: str | None = None,
+        keep_raw: bool = False,
+    ) -> FileResult:
+        """Ingest already-parsed records (one page from the Sentry API) labelled ``source``.
+
+        Same path as a file: shape detection (or ``input_format``), dedupe and merge, rejects,
+        ``ingest_log``, one transaction. The same page ingested twice is a no-op.
+        """
+        return Ingester(self.con, keep_raw=keep_raw).ingest_records(
+            records, source=source, kind=input_format
+        )
+
+    def groups(self) -> pd.DataFrame:
+        """Sentry's own issue objects (from issues lists, issue details, Discover rows)."""
+        return self.con.execute(
+            "SELECT * EXCLUDE (metadata) FROM groups ORDER BY times_seen DESC NULLS LAST, short_id"
+        ).df()
+
+    def ingest_log(self) -> pd.DataFrame:
+        """One row per file ingested: size, content hash, shape, and what it added."""
+        return self.con.execute("SELECT * FROM ingest_log ORDER BY ingested_at").df()
 
     def classify(
         self, rules: str | Path | _rules.RuleTable = "openhuman"

@@ -16,9 +16,11 @@ from rich.console import Console
 from triage import api, store
 from triage import fail_on as fail_on_mod
 from triage import rules as rules_mod
-from triage.ingest import FileResult
+from triage.ingest import FileResult, iter_files
+from triage.progress import IngestProgress
 from triage.render import report_table
 from triage.report import DEFAULT_THRESHOLD, Report
+from triage.shapes import KINDS
 
 FORMATS = ["table", "markdown", "json", "csv"]
 
@@ -84,7 +86,7 @@ class ConfigError(click.ClickException):
 
 
 def _err() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _load_rules(spec: str) -> rules_mod.RuleTable:
@@ -106,17 +108,28 @@ def _open(db: str | None, **kw) -> api.Store:
 def _file_line(fr: FileResult, quiet: bool) -> None:
     if quiet:
         return
+    err = _err()
     if fr.already_ingested:
-        _err().print(f"{fr.path}: already ingested (same content); nothing to do")
+        err.print(f"{fr.path}: {fr.shape}: already ingested (same content); nothing to do")
         return
-    _err().print(
-        f"{fr.path}: {fr.shape}: {fr.records:,} records, {fr.added:,} added, "
+    what = fr.unit
+    text = (
+        f"{fr.path}: {fr.shape}: {fr.records:,} records, {fr.added:,} {what} added, "
         f"{fr.duplicates:,} duplicates, {fr.rejects:,} rejected"
     )
+    if fr.skipped:
+        text += f", {fr.skipped:,} skipped"
+    if fr.merged:
+        text += f" ({fr.merged:,} stored events completed)"
+    if fr.groups and what == "events":
+        text += f"; {fr.groups:,} Sentry groups"
+    err.print(text, markup=False)
+    for note in fr.notes:
+        err.print(f"  {note}", markup=False)
     for line in fr.errors[:5]:
-        _err().print(f"  reject {line}")
+        err.print(f"  reject {line}", markup=False)
     if len(fr.errors) > 5:
-        _err().print(f"  ... and {len(fr.errors) - 5} more (see `triage rejects`)")
+        err.print(f"  ... and {len(fr.errors) - 5} more (see `triage rejects`)")
 
 
 def _fail_on(s: api.Store, checks: tuple[str, ...], rep: Report | None) -> None:
@@ -166,28 +179,68 @@ def main() -> None:
     """
 
 
+input_format_option = click.option(
+    "--input-format",
+    type=click.Choice(["auto", *KINDS]),
+    default="auto",
+    show_default=True,
+    help="Force the kind of every file instead of detecting it from the content: "
+    + "; ".join(f"{k} = {v}" for k, v in KINDS.items())
+    + ".",
+)
+
+
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True)
 @db_option
+@input_format_option
 @click.option("--keep-raw", is_flag=True, help="Also store each raw payload (about 20x the space).")
 @click.option("--strict", is_flag=True, help="Exit 1 when any record is rejected.")
-@click.option("-q", "--quiet", is_flag=True, help="No per-file lines on stderr.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No per-file lines and no progress bar on stderr."
+)
 @wait_option
 def ingest(
-    paths: tuple[str, ...], db: str | None, keep_raw: bool, strict: bool, quiet: bool, wait: float
+    paths: tuple[str, ...],
+    db: str | None,
+    input_format: str,
+    keep_raw: bool,
+    strict: bool,
+    quiet: bool,
+    wait: float,
 ) -> None:
-    """Ingest Sentry exports (files or folders, .gz too) into the database.
+    """Ingest Sentry exports: files, folders (recursively), glob patterns, or - for stdin.
 
-    Raw SDK events as one object, a JSON array, or NDJSON. Events already stored (same event id)
-    are counted as duplicates, not added twice; bad records go to the rejects table.
+    Every shape Sentry exports, detected from each file's content (and printed per file): raw SDK
+    events, the "JSON" link, web API events and issues, Discover/Explore CSV or JSON, envelopes;
+    as one object, a JSON array or NDJSON; plain, .gz or .zst. Each file is one transaction.
+    Events already stored (same event id) are duplicates, and complete the stored copy with what
+    it lacked (a group id, tags); bad records go to the rejects table (`triage rejects`); a file
+    already ingested (same content) is skipped.
     """
-    with _open(db, wait=wait) as s:
-        result = s.ingest(paths, keep_raw=keep_raw, on_file=lambda fr: _file_line(fr, quiet))
+    try:
+        files = list(iter_files(paths))
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+    kind = None if input_format == "auto" else input_format
+    with _open(db, wait=wait) as s, IngestProgress(len(files), enabled=not quiet) as progress:
+
+        def on_file(fr: FileResult) -> None:
+            progress.advance(fr)
+            _file_line(fr, quiet)
+
+        result = s.ingest(files, keep_raw=keep_raw, input_format=kind, on_file=on_file)
     if not quiet:
-        _err().print(
-            f"total: {result.records:,} records, {result.added:,} added, "
-            f"{result.duplicates:,} duplicates, {result.rejects:,} rejected"
+        text = (
+            f"total: {len(result.files):,} files, {result.records:,} records, "
+            f"{result.added:,} added, {result.duplicates:,} duplicates, "
+            f"{result.rejects:,} rejected"
         )
+        if result.skipped:
+            text += f", {result.skipped:,} skipped"
+        if result.already_ingested:
+            text += f"; {result.already_ingested:,} files already ingested"
+        _err().print(text)
     if strict and result.rejects:
         _err().print(f"--strict: {result.rejects} records rejected")
         sys.exit(1)

@@ -1,28 +1,39 @@
-"""Read Sentry exports into the ``events`` table: normalized, deduplicated, nothing lost.
+"""Read Sentry exports into the ``events`` and ``groups`` tables, normalized, losing nothing.
 
-Each file is read by DuckDB's own JSON reader (the fast path) and normalized by one SQL statement
-(``queries/normalize_raw.sql``). When DuckDB refuses a file (a malformed line, invalid UTF-8, a
-truncated gzip), the file is read again record by record in Python so that every good record still
-lands and every bad one goes to ``rejects`` with its file, line and raw text. Each file is one
-transaction: it lands whole or not at all.
+Each file's shape is read from its content (:mod:`triage.shapes`). Event files are read by
+DuckDB's own JSON reader (the fast path) and normalized by one SQL statement
+(``queries/normalize_raw.sql``, which knows raw SDK events, the "JSON" link and web API events).
+When DuckDB refuses a file (a malformed line, invalid UTF-8, a truncated gzip), the file is read
+again record by record in Python so that every good record still lands and every bad one goes to
+``rejects`` with its file, line and raw text.
+
+All reading and normalizing happens *before* the file's transaction opens: a failing statement
+inside a DuckDB transaction aborts it and would poison the rest of the batch. The transaction only
+writes what is already staged (events, groups, rejects, the ``ingest_log`` row), so each file lands
+whole or not at all.
 """
 
 from __future__ import annotations
 
-import gzip
+import glob
 import hashlib
 import json
 import os
+import shutil
+import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import zstandard
 
-from triage import sqlfiles
+from triage import shapes, sqlfiles
+from triage.shapes import Shape
 
-# The raw-event keys the normalizer reads. All are read as JSON so that any type is accepted.
+# The event keys the normalizer reads (raw SDK, JSON link, web API). All are read as JSON so that
+# any type is accepted.
 RAW_COLUMNS = [
     "event_id",
     "timestamp",
@@ -45,14 +56,52 @@ RAW_COLUMNS = [
     "sentry.interfaces.Exception",
     "sentry.interfaces.Message",
     "sentry.interfaces.User",
+    # web API events
+    "eventID",
+    "id",
+    "groupID",
+    "projectID",
+    "dateCreated",
+    "entries",
+    "title",
+    "shortId",
 ]
-MAX_RECORD_BYTES = 16 * 1024 * 1024
+# The issue (group) keys the groups normalizer reads.
+ISSUE_COLUMNS = [
+    "id",
+    "shortId",
+    "title",
+    "culprit",
+    "level",
+    "status",
+    "count",
+    "userCount",
+    "firstSeen",
+    "lastSeen",
+    "metadata",
+    "project",
+    "platform",
+    "permalink",
+]
 RAW_TEXT_LIMIT = 64 * 1024  # how much of a rejected record's text is kept
 EVENT_COLUMNS = (
-    "event_id, group_key, group_id, project, ts, level, platform, logger, message, exc_type, "
-    'exc_value, exc_chain, "transaction", culprit, user_id, "release", environment, tags, '
-    "fingerprint, template, source_file, source_line"
+    "event_id, group_key, group_id, short_id, project, ts, level, platform, logger, message, "
+    'exc_type, exc_value, exc_chain, "transaction", culprit, user_id, "release", environment, '
+    "tags, fingerprint, template, source_file, source_line"
 )
+GROUP_COLUMNS = (
+    "id, short_id, title, culprit, level, status, times_seen, user_count, first_seen, last_seen, "
+    "project, platform, permalink, metadata, source_file"
+)
+STDIN = "-"
+
+
+def max_record_bytes() -> int:
+    """The largest record accepted (``$TRIAGE_MAX_RECORD_BYTES``, default 16 MiB)."""
+    try:
+        return int(os.environ.get("TRIAGE_MAX_RECORD_BYTES", 16 * 1024 * 1024))
+    except ValueError:
+        return 16 * 1024 * 1024
 
 
 @dataclass
@@ -68,13 +117,23 @@ class FileResult:
 
     path: str
     shape: str
+    kind: str = ""
     records: int = 0
     added: int = 0
     duplicates: int = 0
     rejects: int = 0
     skipped: int = 0
+    merged: int = 0  # duplicates that taught a stored event something (a group id, tags...)
+    groups: int = 0  # Sentry groups stored or updated from this file
+    unit: str = "events"  # what `added` counts: events, or groups for issues lists
     already_ingested: bool = False
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def accounted(self) -> bool:
+        """Every record read is added, a duplicate, rejected or skipped."""
+        return self.records == self.added + self.duplicates + self.rejects + self.skipped
 
 
 @dataclass
@@ -97,10 +156,26 @@ class IngestResult:
     def records(self) -> int:
         return sum(f.records for f in self.files)
 
+    @property
+    def skipped(self) -> int:
+        return sum(f.skipped for f in self.files)
+
+    @property
+    def groups(self) -> int:
+        return sum(f.groups for f in self.files)
+
+    @property
+    def already_ingested(self) -> int:
+        return sum(f.already_ingested for f in self.files)
+
 
 def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """Files named, and files under folders named (recursively, sorted, hidden files skipped)."""
+    """Files named, files under folders named (recursively, sorted, hidden files skipped), and
+    files matching glob patterns (``exports/**/*.json.gz``). ``-`` is standard input."""
     for p in paths:
+        if str(p) == STDIN:
+            yield Path(STDIN)
+            continue
         path = Path(p)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
@@ -109,34 +184,13 @@ def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
                     yield child
         elif path.exists():
             yield path
+        elif glob.has_magic(str(p)):
+            matches = sorted(glob.glob(str(p), recursive=True))
+            if not matches:
+                raise FileNotFoundError(f"{p}: no file matches this pattern")
+            yield from iter_files(matches)
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
-
-
-def _open_bytes(path: Path):
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
-
-
-def _head(path: Path, n: int = 65536) -> bytes:
-    try:
-        with _open_bytes(path) as fh:
-            return fh.read(n)
-    except (OSError, EOFError):
-        with open(path, "rb") as fh:
-            return fh.read(n)
-
-
-def detect_shape(path: Path) -> str:
-    """`ndjson` (one event a line), `json-array`, or `json-object` (one pretty-printed event)."""
-    head = _head(path).lstrip()
-    if head.startswith(b"["):
-        return "json-array"
-    first = head.split(b"\n", 1)[0].strip()
-    try:
-        json.loads(first)
-        return "ndjson"
-    except ValueError:
-        return "json-object"
 
 
 def _file_hash(path: Path) -> str:
@@ -148,8 +202,6 @@ def _file_hash(path: Path) -> str:
 
 
 def _has_blank_lines(path: Path) -> bool:
-    if path.name.endswith(".gz"):
-        return False  # decompressing twice to check costs more than it is worth: see _fast_path
     with open(path, "rb") as fh:
         prev = b"\n"
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -163,16 +215,26 @@ def _has_blank_lines(path: Path) -> bool:
     return False
 
 
-def _columns_sql(extra: dict[str, str] | None = None) -> str:
-    cols = {c: "JSON" for c in RAW_COLUMNS}
+def _columns_sql(columns: list[str], extra: dict[str, str] | None = None) -> str:
+    cols = {c: "JSON" for c in columns}
     if extra:
         cols.update(extra)
-    return "{" + ", ".join(f"'{k}': '{v}'" for k, v in cols.items()) + "}"
+    return "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in cols.items()) + "}"
 
 
-def _fields_json() -> str:
+def _lit(text: str) -> str:
+    """A SQL string literal (quotes doubled), for names read from a file's header."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(text: str) -> str:
+    """A quoted SQL identifier (double quotes doubled)."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _fields_json(columns: list[str]) -> str:
     """The fields read from a record, as one JSON value: hashed when an event has no id."""
-    return "to_json(struct_pack(" + ", ".join(f'"{c}" := "{c}"' for c in RAW_COLUMNS) + "))"
+    return "to_json(struct_pack(" + ", ".join(f"{_ident(c)} := {_ident(c)}" for c in columns) + "))"
 
 
 class Ingester:
@@ -182,13 +244,26 @@ class Ingester:
         self.con = con
         self.keep_raw = keep_raw
 
-    # -- the two ways to fill raw_input --------------------------------------------------------
+    # -- reading JSON records into raw_input ---------------------------------------------------
 
-    def _fast_path(self, path: Path, shape: str) -> int:
-        fmt = {"ndjson": "newline_delimited", "json-array": "array"}.get(shape, "unstructured")
+    def _load_json(self, path: Path, shape: Shape, label: str, columns: list[str]) -> list[Reject]:
+        """Fill ``raw_input`` from a JSON file: DuckDB's reader, else record by record."""
+        rejects: list[Reject] = []
+        try:
+            if shape.layout == "ndjson" and not shape.compression and _has_blank_lines(path):
+                raise duckdb.InvalidInputException("blank lines: read line by line")
+            self._fast_path(path, shape, label, columns)
+        except duckdb.Error:
+            self._slow_path(path, shape, label, columns, rejects)
+        return rejects
+
+    def _fast_path(self, path: Path, shape: Shape, label: str, columns: list[str]) -> None:
+        fmt = {"ndjson": "newline_delimited", "array": "array"}.get(shape.layout, "unstructured")
+        limit = max_record_bytes()
+        comp = shape.compression or "none"
         read = (
-            f"read_json(?, format='{fmt}', columns={_columns_sql()}, "
-            f"maximum_object_size={MAX_RECORD_BYTES})"
+            f"read_json(?, format='{fmt}', columns={_columns_sql(columns)}, "
+            f"maximum_object_size={limit}, compression='{comp}')"
         )
         if self.keep_raw:
             # The whole record, not only the fields read: a second reader, joined by position.
@@ -197,24 +272,35 @@ class Ingester:
                 f"SELECT c.* EXCLUDE (rn), ? AS __file, rn AS __line, o.json AS __raw "
                 f"FROM (SELECT *, row_number() OVER () AS rn FROM {read}) c "
                 f"JOIN (SELECT json, row_number() OVER () AS rn FROM read_json_objects(?, "
-                f"format='{fmt}', maximum_object_size={MAX_RECORD_BYTES})) o USING (rn)",
-                [str(path), str(path), str(path)],
+                f"format='{fmt}', maximum_object_size={limit}, compression='{comp}')) o USING (rn)",
+                [label, str(path), str(path)],
             )
         else:
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE raw_input AS "
                 f"SELECT *, ? AS __file, row_number() OVER () AS __line, "
-                f"{_fields_json()} AS __raw FROM {read}",
-                [str(path), str(path)],
+                f"{_fields_json(columns)} AS __raw FROM {read}",
+                [label, str(path)],
             )
-        return self.con.execute("SELECT count(*) FROM raw_input").fetchone()[0]
 
-    def _slow_path(self, path: Path, shape: str, rejects: list[Reject]) -> int:
+    def _slow_path(
+        self, path: Path, shape: Shape, label: str, columns: list[str], rejects: list[Reject]
+    ) -> None:
         """Parse record by record; good records go to raw_input, bad ones to ``rejects``."""
+        self._load_objects(_records(path, shape), label, columns, rejects)
+
+    def _load_objects(
+        self,
+        records: Iterable[tuple[int, dict | None, str | None, str]],
+        label: str,
+        columns: list[str],
+        rejects: list[Reject],
+    ) -> int:
+        """``(line, object, error, raw_text)`` tuples -> ``raw_input`` (through a temp NDJSON)."""
         good = 0
         with tempfile.NamedTemporaryFile("wb", suffix=".ndjson", delete=False) as tmp:
             tmp_path = tmp.name
-            for line_no, obj, err, raw in _records(path, shape):
+            for line_no, obj, err, raw in records:
                 if err is not None:
                     rejects.append(Reject(line_no, err, raw))
                     continue
@@ -227,20 +313,21 @@ class Ingester:
                 good += 1
         try:
             extra = {"__line": "BIGINT", "__raw": "JSON"} if self.keep_raw else {"__line": "BIGINT"}
-            raw = "__raw" if self.keep_raw else f"{_fields_json()} AS __raw"
+            raw = "__raw" if self.keep_raw else f"{_fields_json(columns)} AS __raw"
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE raw_input AS "
-                f"SELECT {', '.join(f'{chr(34)}{c}{chr(34)}' for c in RAW_COLUMNS)}, "
+                f"SELECT {', '.join(_ident(c) for c in columns)}, "
                 f"? AS __file, __line, {raw} "
-                f"FROM read_json(?, format='newline_delimited', columns={_columns_sql(extra)}, "
-                f"maximum_object_size={MAX_RECORD_BYTES * 2})",
-                [str(path), tmp_path],
+                f"FROM read_json(?, format='newline_delimited', "
+                f"columns={_columns_sql(columns, extra)}, "
+                f"maximum_object_size={max_record_bytes() * 2 + 1024})",
+                [label, tmp_path],
             )
         finally:
             os.unlink(tmp_path)
         return good
 
-    # -- normalize, dedupe, insert ---------------------------------------------------------------
+    # -- normalize ---------------------------------------------------------------------------------
 
     def _normalize(self, rejects: list[Reject]) -> None:
         """raw_input -> staged; a failing statement is retried on halves to isolate the record."""
@@ -248,10 +335,8 @@ class Ingester:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {sql} LIMIT 0")
         self.con.execute("ALTER TABLE staged ADD COLUMN raw JSON")
         bounds = self.con.execute("SELECT min(__line), max(__line) FROM raw_input").fetchone()
-        if bounds[0] is None:
-            return
         ranged = sql.replace("FROM raw_input", "FROM raw_input WHERE __line BETWEEN ? AND ?")
-        todo = [(bounds[0], bounds[1])]
+        todo = [(bounds[0], bounds[1])] if bounds[0] is not None else []
         while todo:
             lo, hi = todo.pop()
             try:
@@ -276,116 +361,295 @@ class Ingester:
                 else:
                     mid = (lo + hi) // 2
                     todo += [(lo, mid), (mid + 1, hi)]
-
-    def _insert(self) -> tuple[int, int]:
-        """staged -> events, skipping event ids already stored or repeated in the file."""
-        staged = self.con.execute("SELECT count(*) FROM staged").fetchone()[0]
-        before = self.con.execute("SELECT count(*) FROM events").fetchone()[0]
+        # One row per event id: the first occurrence in the file.
         self.con.execute(
-            f"INSERT INTO events ({EVENT_COLUMNS}, raw) "
-            f"SELECT {EVENT_COLUMNS}, raw FROM staged s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id) "
-            f"QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY source_line) = 1"
+            "CREATE OR REPLACE TEMP TABLE staged_first AS SELECT * FROM staged "
+            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY source_line) = 1"
         )
-        after = self.con.execute("SELECT count(*) FROM events").fetchone()[0]
-        added = after - before
-        return added, staged - added
+
+    def _normalize_groups(self, rejects: list[Reject]) -> None:
+        """raw_input (issue objects) -> groups_staged, one row per group (the last one wins)."""
+        sql = sqlfiles.load("normalize_groups.sql")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE groups_norm AS {sql}")
+        for line, raw in self.con.execute(
+            "SELECT n.source_line, CAST(r.__raw AS VARCHAR) FROM groups_norm n "
+            "JOIN raw_input r ON r.__line = n.source_line "
+            "WHERE n.id IS NULL AND n.short_id IS NULL ORDER BY 1"
+        ).fetchall():
+            rejects.append(Reject(line, "issue without `id` or `shortId`", raw[:RAW_TEXT_LIMIT]))
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE groups_staged AS SELECT * FROM groups_norm "
+            "WHERE id IS NOT NULL OR short_id IS NOT NULL"
+        )
+
+    # -- write (inside the file's transaction) ---------------------------------------------------
+
+    def _store_events(self) -> tuple[int, int, int]:
+        """staged -> events: merge what known events did not know, add the new ones.
+
+        Returns (added, duplicates, merged). A duplicate is an event id already stored or repeated
+        in the file; ``merged`` counts the stored events that learned something (the web API
+        knows the group id, the raw payload the full tags).
+        """
+        staged = self.con.execute("SELECT count(*) FROM staged").fetchone()[0]
+        merged = self.con.execute(sqlfiles.load("merge_events.sql")).fetchone()[0]
+        added = self.con.execute(
+            f"INSERT INTO events ({EVENT_COLUMNS}, raw) "
+            f"SELECT {EVENT_COLUMNS}, raw FROM staged_first s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)"
+        ).fetchone()[0]
+        return added, staged - added, merged
+
+    def _store_groups(self) -> tuple[int, int]:
+        """groups_staged -> groups: newer values win, known values are kept. (added, updated)."""
+        self.con.execute(
+            """CREATE OR REPLACE TEMP TABLE groups_merged AS
+            SELECT coalesce(n.id, o.id) AS id, coalesce(n.short_id, o.short_id) AS short_id,
+                coalesce(n.title, o.title) AS title, coalesce(n.culprit, o.culprit) AS culprit,
+                coalesce(n.level, o.level) AS level, coalesce(n.status, o.status) AS status,
+                coalesce(n.times_seen, o.times_seen) AS times_seen,
+                coalesce(n.user_count, o.user_count) AS user_count,
+                least(n.first_seen, o.first_seen) AS first_seen,
+                greatest(n.last_seen, o.last_seen) AS last_seen,
+                coalesce(n.project, o.project) AS project,
+                coalesce(n.platform, o.platform) AS platform,
+                coalesce(n.permalink, o.permalink) AS permalink,
+                coalesce(n.metadata, o.metadata) AS metadata,
+                n.source_file,
+                (o.id IS NOT NULL OR o.short_id IS NOT NULL) AS known
+            FROM groups_staged n
+            LEFT JOIN groups o ON o.id = n.id OR o.short_id = n.short_id
+            QUALIFY row_number() OVER (PARTITION BY coalesce(n.id, n.short_id)
+                                       ORDER BY n.source_line DESC, o.id NULLS LAST) = 1"""
+        )
+        self.con.execute(
+            "DELETE FROM groups o WHERE EXISTS (SELECT 1 FROM groups_merged n "
+            "WHERE o.id = n.id OR o.short_id = n.short_id)"
+        )
+        self.con.execute(
+            f"INSERT INTO groups ({GROUP_COLUMNS}) SELECT {GROUP_COLUMNS} FROM groups_merged"
+        )
+        added, known = self.con.execute(
+            "SELECT count(*) FILTER (WHERE NOT known), count(*) FILTER (WHERE known) "
+            "FROM groups_merged"
+        ).fetchone()
+        return added, known
 
     # -- one file ----------------------------------------------------------------------------------
 
-    def ingest_file(self, path: Path, *, force_shape: str | None = None) -> FileResult:
-        digest = _file_hash(path)
+    def ingest_file(
+        self, path: Path, *, force_kind: str | None = None, label: str | None = None
+    ) -> FileResult:
+        """Ingest one file (``-`` for standard input) as one transaction."""
+        if str(path) == STDIN:
+            return self._ingest_stdin(force_kind)
+        label = label or str(path)
+        try:
+            digest = _file_hash(path)
+            size = path.stat().st_size
+        except OSError as exc:
+            result = FileResult(label, "unreadable")
+            self._write_rejects(label, [Reject(0, f"cannot read: {exc}", "")])
+            result.errors = [f"{label}: cannot read: {exc}"]
+            result.rejects = 1
+            result.records = 1
+            return result
         seen = self.con.execute(
             "SELECT count(*) FROM ingest_log WHERE content_hash = ?", [digest]
         ).fetchone()[0]
-        shape = force_shape or detect_shape(path)
-        result = FileResult(str(path), shape)
+        shape = shapes.detect(path, force_kind)
+        result = FileResult(label, str(shape), kind=shape.kind)
         if seen:
             result.already_ingested = True
             return result
+
+        # 1. Read and normalize, outside any transaction.
         rejects: list[Reject] = []
+        events = groups = False
+        if shape.layout == "empty":
+            pass
+        elif shape.kind in shapes.EVENT_KINDS or shape.kind == "api-issues":
+            rejects += self._load_json(
+                path, shape, label, ISSUE_COLUMNS if shape.kind == "api-issues" else RAW_COLUMNS
+            )
+            events, groups = shape.kind != "api-issues", shape.kind == "api-issues"
+        else:
+            from triage import ingest_formats
+
+            events, groups = ingest_formats.stage(self, path, shape, label, rejects, result)
+        # Records read: rows staged for normalizing, records refused while parsing, items skipped.
+        read = self._count("raw_input") if (events or groups) else 0
+        result.records = read + len(rejects) + result.skipped
+        if events:
+            self._normalize(rejects)
+        elif groups:
+            self._normalize_groups(rejects)
+
+        # 2. Write it all in one transaction.
         self.con.execute("BEGIN TRANSACTION")
         try:
-            try:
-                if shape == "ndjson" and _has_blank_lines(path):
-                    raise duckdb.InvalidInputException("blank lines: read line by line")
-                result.records = self._fast_path(path, shape)
-            except duckdb.Error:
-                rejects.clear()
-                good = self._slow_path(path, shape, rejects)
-                result.records = good + len(rejects)
-            self._normalize(rejects)
-            result.added, result.duplicates = self._insert()
+            if events:
+                result.added, result.duplicates, result.merged = self._store_events()
+            if groups:
+                g_added, g_known = self._store_groups()
+                result.groups = g_added + g_known
+                if not events:
+                    result.unit = "groups"
+                    staged = self._count("groups_staged")
+                    result.added, result.duplicates = g_added, staged - g_added
             result.rejects = len(rejects)
-            if rejects:
-                self.con.executemany(
-                    "INSERT INTO rejects (source_file, source_line, reason, raw_text) "
-                    "VALUES (?, ?, ?, ?)",
-                    [[str(path), r.line, r.reason, r.raw_text] for r in rejects],
-                )
+            self._write_rejects(label, rejects)
             self.con.execute(
                 "INSERT INTO ingest_log (source_file, size_bytes, content_hash, shape, records, "
-                "added, duplicates, rejects, skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "added, duplicates, rejects, skipped, merged, kind) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    str(path),
-                    path.stat().st_size,
+                    label,
+                    size,
                     digest,
-                    shape,
+                    str(shape),
                     result.records,
                     result.added,
                     result.duplicates,
                     result.rejects,
                     result.skipped,
+                    result.merged,
+                    shape.kind,
                 ],
             )
             self.con.execute("COMMIT")
-        except Exception:
+        except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        result.errors = [f"{path}:{r.line}: {r.reason}" for r in rejects]
+        result.errors = [f"{label}:{r.line}: {r.reason}" for r in rejects]
         return result
 
+    def _count(self, table: str) -> int:
+        try:
+            return self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        except duckdb.CatalogException:
+            return 0
 
-def _records(path: Path, shape: str) -> Iterator[tuple[int, dict | None, str | None, str]]:
+    def _write_rejects(self, label: str, rejects: list[Reject]) -> None:
+        if rejects:
+            self.con.executemany(
+                "INSERT INTO rejects (source_file, source_line, reason, raw_text) "
+                "VALUES (?, ?, ?, ?)",
+                [[label, r.line, r.reason, r.raw_text] for r in rejects],
+            )
+
+    def _ingest_stdin(self, force_kind: str | None) -> FileResult:
+        """Standard input is spooled to a temporary file (bounded memory), then ingested."""
+        with tempfile.NamedTemporaryFile("wb", suffix=".stdin", delete=False) as tmp:
+            shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
+        try:
+            return self.ingest_file(Path(tmp.name), force_kind=force_kind, label="<stdin>")
+        finally:
+            os.unlink(tmp.name)
+
+    def ingest_records(
+        self, records: Iterable[dict], *, source: str, kind: str | None = None
+    ) -> FileResult:
+        """Ingest already-parsed records (a page from the Sentry API, say) as one "file".
+
+        ``source`` names the page in ``ingest_log`` and ``rejects`` (``sentry:acme/issues/1/events
+        ?cursor=0:100:0``). The records go through the same path as a file: shape detection (or
+        ``kind``), dedupe, merge, rejects, one transaction; the same page twice is a no-op.
+        """
+        with tempfile.NamedTemporaryFile("wb", suffix=".ndjson", delete=False) as tmp:
+            for rec in records:
+                tmp.write(json.dumps(rec, ensure_ascii=False, default=str).encode("utf-8"))
+                tmp.write(b"\n")
+        try:
+            return self.ingest_file(Path(tmp.name), force_kind=kind, label=source)
+        finally:
+            os.unlink(tmp.name)
+
+
+def ingest_paths(
+    con: duckdb.DuckDBPyConnection,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    keep_raw: bool = False,
+    force_kind: str | None = None,
+    on_file: Callable[[FileResult], None] | None = None,
+) -> IngestResult:
+    """Ingest files, folders, globs and ``-``; ``on_file(FileResult)`` after each file."""
+    ing = Ingester(con, keep_raw=keep_raw)
+    result = IngestResult()
+    own = _own_files(con)
+    for path in iter_files(paths):
+        if str(path) != STDIN and path.resolve() in own:
+            continue  # the database itself, when its folder is ingested
+        fr = ing.ingest_file(path, force_kind=force_kind)
+        result.files.append(fr)
+        if on_file:
+            on_file(fr)
+    return result
+
+
+def _own_files(con: duckdb.DuckDBPyConnection) -> set[Path]:
+    """The database file and its write-ahead log."""
+    out = set()
+    for (file,) in con.execute(
+        "SELECT path FROM duckdb_databases() WHERE path IS NOT NULL"
+    ).fetchall():
+        out |= {Path(file).resolve(), Path(file + ".wal").resolve()}
+    return out
+
+
+# -- record-by-record reading (the slow path) ----------------------------------------------------
+
+
+def _records(path: Path, shape: Shape) -> Iterator[tuple[int, dict | None, str | None, str]]:
     """Yield ``(line_or_record_no, event, error, raw_text)`` for every record of a file."""
-    if shape == "ndjson":
-        yield from _ndjson_records(path)
+    if shape.layout == "ndjson":
+        yield from _ndjson_records(path, shape.compression)
         return
     try:
-        with _open_bytes(path) as fh:
+        with shapes.open_bytes(path, shape.compression) as fh:
             data = fh.read()
-    except (OSError, EOFError) as exc:
-        yield 1, None, f"cannot read: {exc}", ""
+    except (OSError, EOFError, zstandard.ZstdError) as exc:
+        yield 1, None, f"cannot read (truncated or corrupt compression?): {exc}", ""
         return
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        yield 1, None, f"malformed JSON: {exc}", data[:RAW_TEXT_LIMIT].decode("utf-8", "replace")
+        reason = "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else "malformed JSON"
+        yield 1, None, f"{reason}: {exc}", data[:RAW_TEXT_LIMIT].decode("utf-8", "replace")
         return
     items = doc if isinstance(doc, list) else [doc]
+    limit = max_record_bytes()
     for i, item in enumerate(items, start=1):
-        if isinstance(item, dict):
-            yield i, item, None, ""
-        else:
+        if not isinstance(item, dict):
             yield (
                 i,
                 None,
                 f"record {i} is a JSON {type(item).__name__}, not an object",
                 json.dumps(item)[:RAW_TEXT_LIMIT],
             )
+            continue
+        text = json.dumps(item, ensure_ascii=False)
+        if len(text) > limit:
+            yield i, None, f"record larger than {limit} bytes", text[:RAW_TEXT_LIMIT]
+            continue
+        yield i, item, None, ""
 
 
-def _ndjson_records(path: Path) -> Iterator[tuple[int, dict | None, str | None, str]]:
+def _ndjson_records(
+    path: Path, compression: str | None
+) -> Iterator[tuple[int, dict | None, str | None, str]]:
     line_no = 0
+    limit = max_record_bytes()
     try:
-        with _open_bytes(path) as fh:
+        with shapes.open_bytes(path, compression) as fh:
             for line_no, line in enumerate(fh, start=1):  # noqa: B007 (used after the loop)
                 stripped = line.strip()
                 if not stripped:
                     continue
                 raw_text = stripped[:RAW_TEXT_LIMIT].decode("utf-8", "replace")
-                if len(stripped) > MAX_RECORD_BYTES:
-                    yield line_no, None, f"record larger than {MAX_RECORD_BYTES} bytes", raw_text
+                if len(stripped) > limit:
+                    yield line_no, None, f"record larger than {limit} bytes", raw_text
                     continue
                 try:
                     obj = json.loads(stripped)
@@ -404,5 +668,5 @@ def _ndjson_records(path: Path) -> Iterator[tuple[int, dict | None, str | None, 
                     )
                     continue
                 yield line_no, obj, None, raw_text
-    except (EOFError, OSError, gzip.BadGzipFile) as exc:
+    except (EOFError, OSError, zstandard.ZstdError) as exc:
         yield line_no + 1, None, f"file ends early (truncated or corrupt compression): {exc}", ""

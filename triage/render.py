@@ -21,7 +21,9 @@ def report_table(report: Report, console: Console, *, limit: int | None = None) 
         highlight=False,
     )
     table = Table(show_lines=False, header_style="bold")
-    for col, justify in [
+    groups = report.groups
+    sentry = "sentry_events" in groups and bool(groups["sentry_events"].notna().any())
+    columns = [
         ("verdict", "left"),
         ("group", "left"),
         ("title", "left"),
@@ -33,22 +35,27 @@ def report_table(report: Report, console: Console, *, limit: int | None = None) 
         ("share", "right"),
         ("rules", "left"),
         ("polling", "left"),
-    ]:
+    ]
+    if sentry:  # Sentry's own count and users beside the exported events
+        columns[5:5] = [("sentry events", "right"), ("sentry users", "right")]
+    for col, justify in columns:
         table.add_column(
             col,
             justify=justify,
             no_wrap=True,
             overflow="ellipsis",
-            max_width={"title": 60, "group": 18, "rules": 40}.get(col),
+            max_width={"title": 60, "group": 24, "rules": 40}.get(col),
         )
     rows = report.groups if limit is None else report.groups.head(limit)
     for r in rows.itertuples(index=False):
+        extra = [_count(r.sentry_events), _count(r.sentry_users)] if sentry else []
         table.add_row(
             f"[{VERDICT_STYLE.get(r.verdict, '')}]{r.verdict}[/]",
-            str(r.group),
+            _escape(r.group),
             _escape(r.title),
             f"{r.events:,}",
             f"{r.users:,}",
+            *extra,
             str(r.level),
             str(r.new_level),
             _escape(r.kind if isinstance(r.kind, str) else ""),
@@ -57,6 +64,13 @@ def report_table(report: Report, console: Console, *, limit: int | None = None) 
             polling_text(r._asdict()),
         )
     console.print(table)
+
+
+def _count(value: object) -> str:
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return ""
 
 
 def _escape(text: object) -> str:

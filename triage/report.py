@@ -30,6 +30,9 @@ GROUP_KEYS = [
     "reclassified_share",
     "verdict",
     "rules",
+    "group_key",  # the stored key (Sentry group id or computed hash) when `group` is a short id
+    "sentry_events",  # Sentry's own count for the group, when an issues export gave it
+    "sentry_users",  # Sentry's own userCount
 ]
 # Burst evidence per group (see queries/bursts.sql); flat in CSV and the DataFrame, one `burst`
 # object (or null when no user bursts) in the JSON.

@@ -17,6 +17,8 @@ from triage import sqlfiles
 
 DEFAULT_DB = "triage.duckdb"
 MEMORY = ":memory:"
+# DuckDB spills to disk past this, so a multi-GB export ingests in bounded memory.
+DEFAULT_MEMORY_LIMIT = "512MB"
 
 
 class StoreError(Exception):
@@ -92,6 +94,12 @@ def connect(
                 waited = round(time.monotonic() - started, 1) if wait > 0 else 0.0
                 raise StoreError(_lock_message(path, exc, waited, read_only)) from exc
             time.sleep(0.2)
+    limit = os.environ.get("TRIAGE_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+    try:
+        con.execute(f"SET memory_limit = '{_memory_setting(limit)}'")
+    except duckdb.Error as exc:
+        con.close()
+        raise StoreError(f"TRIAGE_MEMORY_LIMIT={limit!r} is not a memory size: {exc}") from exc
     if not read_only or path == MEMORY:
         migrate(con)
     install_macros(con)
@@ -125,6 +133,14 @@ def shadow_tables(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
         con.execute(f'INSERT INTO temp.main."{name}" SELECT * FROM "{catalog}".main."{name}"')
 
 
+def _memory_setting(text: str) -> str:
+    """A size such as ``512MB`` or ``2GiB``; quotes are refused so it is safe to inline."""
+    text = text.strip()
+    if not text or any(c in text for c in "'\\;"):
+        raise StoreError(f"TRIAGE_MEMORY_LIMIT={text!r} is not a memory size")
+    return text
+
+
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     """Create the TEMP SQL macros the normalizers and bursts use (per connection, never stored)."""
     con.execute(sqlfiles.load("macros.sql"))
@@ -142,8 +158,13 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply the schema scripts this database has not seen yet; return the version reached."""
+    """Apply the schema scripts this database has not seen yet; return the version reached.
+
+    Scripts are tracked by name, not only by number, so two scripts that share a number (written
+    on two branches at once) are both applied.
+    """
     version = current_version(con)
+    applied = {r[0] for r in con.execute("SELECT name FROM schema_version").fetchall()}
     scripts = sqlfiles.schema_files()
     newest = scripts[-1][0] if scripts else 0
     if version > newest:
@@ -152,7 +173,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             "upgrade sentry-triage"
         )
     for number, name, sql in scripts:
-        if number <= version:
+        if name in applied:
             continue
         con.execute("BEGIN TRANSACTION")
         try:
@@ -162,5 +183,5 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         except Exception:
             con.execute("ROLLBACK")
             raise
-        version = number
+        version = max(version, number)
     return version
