@@ -124,6 +124,22 @@ class Store:
             _classify.classify(self.con, table)
         return _report.build(self.con, table, threshold=threshold)
 
+    def html_report(
+        self,
+        rules: str | Path | _rules.RuleTable = "openhuman",
+        *,
+        threshold: float = _report.DEFAULT_THRESHOLD,
+        reclassify: bool = True,
+        max_charts: int = 30,
+        unmatched: int = 10,
+    ) -> str:
+        """The report as one self-contained HTML page with charts (see triage.html_report)."""
+        from triage import html_report
+
+        table = _rules.load(rules)
+        rep = self.report(table, threshold=threshold, reclassify=reclassify)
+        return html_report.render(self.con, table, rep, max_charts=max_charts, unmatched=unmatched)
+
     def diff(
         self,
         base: str | Path | _rules.RuleTable,

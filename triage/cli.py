@@ -22,7 +22,7 @@ from triage.render import report_table
 from triage.report import DEFAULT_THRESHOLD, Report
 from triage.shapes import KINDS
 
-FORMATS = ["table", "markdown", "json", "csv"]
+FORMATS = ["table", "markdown", "json", "csv", "html"]
 
 db_option = click.option(
     "--db",
@@ -44,7 +44,8 @@ format_option = click.option(
     type=click.Choice(FORMATS),
     default="table",
     show_default=True,
-    help="table for a terminal, markdown for a PR, json (schema triage.report/1) or csv.",
+    help="table for a terminal, markdown for a PR, json (schema triage.report/1), csv, or html "
+    "(one self-contained page with charts; use -o FILE).",
 )
 threshold_option = click.option(
     "--threshold",
@@ -143,7 +144,7 @@ def _fail_on(s: api.Store, checks: tuple[str, ...], rep: Report | None) -> None:
         sys.exit(1)
 
 
-def _emit(report: Report, fmt: str, output: str | None) -> None:
+def _emit(report: Report, fmt: str, output: str | None, html: str | None = None) -> None:
     if fmt == "table":
         if output:
             with open(output, "w", encoding="utf-8") as fh:
@@ -154,11 +155,20 @@ def _emit(report: Report, fmt: str, output: str | None) -> None:
                 console = Console(highlight=False, width=200)
             report_table(report, console)
         return
-    text = {"markdown": report.to_markdown, "json": report.to_json, "csv": report.to_csv}[fmt]()
+    if fmt == "html":
+        text = html or ""
+    else:
+        text = {"markdown": report.to_markdown, "json": report.to_json, "csv": report.to_csv}[fmt]()
     if output:
         Path(output).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=not text.endswith("\n"))
+
+
+def _html(s: api.Store, table: rules_mod.RuleTable, rep: Report) -> str:
+    from triage import html_report
+
+    return html_report.render(s.con, table, rep)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -286,7 +296,8 @@ def report(
     table = _load_rules(rules)
     with _open(db, wait=wait) as s:
         rep = s.report(table, threshold=threshold)
-        _emit(rep, fmt, output)
+        html = _html(s, table, rep) if fmt == "html" else None
+        _emit(rep, fmt, output, html)
         _fail_on(s, fail_on, rep)
 
 
@@ -326,7 +337,8 @@ def run(
     with _open(db or store.MEMORY, wait=wait) as s:
         s.ingest(list(paths) or api.demo_paths(), on_file=lambda fr: _file_line(fr, quiet))
         rep = s.report(table, threshold=threshold)
-        _emit(rep, fmt, output)
+        html = _html(s, table, rep) if fmt == "html" else None
+        _emit(rep, fmt, output, html)
         _fail_on(s, fail_on, rep)
 
 

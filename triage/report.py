@@ -97,7 +97,17 @@ class Report:
         return "\n".join(lines) + "\n"
 
     def _repr_html_(self) -> str:
-        return self.groups[GROUP_KEYS + BURST_KEYS].to_html(index=False)
+        """Jupyter: the totals in a line, then the groups with their burst evidence."""
+        from triage.notebook import html_table
+
+        t = self.totals
+        caption = (
+            f"rules {self.rules_name} ({self.rules_hash}): {t['events']:,} events in "
+            f"{t['groups']:,} groups; {t['leaving_events']:,} leave error volume "
+            f"({t['leaving_share']:.1%}), about {t['events_per_day_saved']:,.1f} per day; "
+            f"{t['downgraded_groups']} downgrade, {t['partial_groups']} partial"
+        )
+        return html_table(caption, self.groups[GROUP_KEYS + BURST_KEYS])
 
 
 def _burst(rec: dict[str, Any]) -> dict[str, Any] | None:
