@@ -10,9 +10,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -24,7 +26,11 @@ from triage import report as _report
 from triage import rule_source, store
 from triage import rules as _rules
 from triage.ingest import FileResult, Ingester, IngestResult, ingest_paths
+from triage.sentry_api import SentryClient
 from triage.sqlfiles import package_dir
+
+if TYPE_CHECKING:
+    from triage.pull import PullResult
 
 PathLike = str | os.PathLike[str]
 
@@ -180,6 +186,38 @@ class Store:
             min_regularity=min_regularity,
             gap_factor=gap_factor,
         )
+
+    def pull(
+        self,
+        org: str,
+        project: str,
+        *,
+        since: str = "24h",
+        query: str = "",
+        url: str | None = None,
+        client: SentryClient | None = None,
+    ) -> PullResult:
+        """Fetch ``org/project``'s issues and events seen since ``since`` from Sentry's web API.
+
+        ``since``: ``24h``, ``7d``, an ISO time, or ``last``. The token comes from
+        ``$SENTRY_AUTH_TOKEN``; ``url`` (else ``$SENTRY_URL``, else sentry.io) names the server.
+        """
+        from triage import pull as _pull
+
+        own = client is None
+        client = client or SentryClient(url)
+        try:
+            return _pull.pull(
+                lambda: contextlib.nullcontext(self.con),
+                client,
+                org,
+                project,
+                since=since,
+                query=query,
+            )
+        finally:
+            if own:
+                client.close()
 
     def events(self, limit: int | None = None) -> pd.DataFrame:
         """The normalized events as a DataFrame (all of them unless ``limit``)."""
