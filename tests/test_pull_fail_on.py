@@ -66,6 +66,18 @@ def test_report_fails_once_per_new_downgraded_group(tmp_path):
     assert "timed out" in r3.stderr and "composio" not in r3.stderr
 
 
+def test_report_fails_on_new_rejects_naming_file_and_line(tmp_path):
+    db = str(tmp_path / "t.duckdb")
+    f = tmp_path / "broken.ndjson"
+    f.write_text(json.dumps(raw_event("x", 0, message="ok")) + "\n{not json\n", encoding="utf-8")
+    assert _invoke("ingest", str(f), "--db", db, "-q").exit_code == 0
+    r1 = _invoke("report", "--db", db, "--fail-on", "rejects")
+    assert r1.exit_code == 1
+    assert f"fail-on rejects: rejected record {f}:2: malformed JSON" in r1.stderr
+    r2 = _invoke("report", "--db", db, "--fail-on", "rejects")
+    assert r2.exit_code == 0 and "fail-on" not in r2.stderr
+
+
 def test_a_second_run_with_a_new_bursting_group_exits_1_then_quiet(tmp_path):
     """The scheduled-job sequence on files: burst, new burst, nothing new."""
     db = str(tmp_path / "job.duckdb")

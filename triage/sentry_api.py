@@ -179,7 +179,9 @@ class SentryClient:
 
     def url_for(self, path: str, params: dict | None = None) -> str:
         """``/api/0/...`` path plus query parameters on the base URL (None values dropped)."""
-        query = urlencode({k: v for k, v in (params or {}).items() if v is not None}, doseq=True)
+        query = urlencode(
+            {k: v for k, v in (params or {}).items() if v is not None}, doseq=True, safe=":"
+        )
         return f"{self.base_url}{path}" + (f"?{query}" if query else "")
 
     def _wait(self, seconds: float, why: str, url: str, attempt: int) -> None:
