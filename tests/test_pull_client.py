@@ -184,3 +184,16 @@ def test_since_filters_issues_by_last_seen(fake, client):
     assert [i["shortId"] for p in pages for i in p.records] == ["TAURI-1N"]
     ((_, query),) = fake.requests()
     assert query["query"] == ["lastSeen:>=2026-11-20T07:00:00"]
+
+
+def test_issue_list_always_sends_a_query_so_archived_issues_come_too(fake, client):
+    list(client.project_issues("acme", "tauri"))
+    ((path, _),) = fake.requests()
+    (raw,) = [r.query_string.decode() for r, _ in fake.httpserver.log]
+    assert path == "/api/0/projects/acme/tauri/issues/" and raw == "query="
+
+
+def test_a_json_object_where_a_list_belongs_is_an_api_error(fake, client):
+    fake.fail_next("/api/0/", Fault(200, body='{"detail": "maintenance"}'))
+    with pytest.raises(SentryAPIError, match="expected a JSON list from .* got a JSON dict"):
+        list(client.issue_events("acme", "101"))

@@ -121,17 +121,22 @@ WRITER = """
                      for i in range(per)))
         with triage.open(db, wait=60) as s:   # hold the lock only while writing
             s.ingest([f])
-        time.sleep(0.3)
+        time.sleep(0.5)
+    (folder / "done").touch()
     print("writer done", flush=True)
 """
 
 READER = """
     import json, sys, time, triage
-    db, seconds = sys.argv[1], float(sys.argv[2])
-    seen, end = [], time.monotonic() + seconds
+    from pathlib import Path
+    db, done, end = sys.argv[1], Path(sys.argv[2]), time.monotonic() + 120
+    seen = []
     while time.monotonic() < end:
+        finished = done.exists()
         with triage.open(db, read_only=True, wait=60) as s:
             seen.append(int(s.sql("SELECT count(*) AS n FROM events").n[0]))
+        if finished:
+            break  # this read began after the writer's last write
         time.sleep(0.05)
     print(json.dumps(seen), flush=True)
 """
@@ -143,7 +148,7 @@ def test_a_job_writes_while_a_notebook_reads(tmp_path):
     with triage.open(db) as s:
         s.sql("SELECT 1")  # create and migrate the file first
     batches, per = 6, 50
-    reader = _spawn(READER, str(db), "4")
+    reader = _spawn(READER, str(db), str(tmp_path / "done"))
     writer = _spawn(WRITER, str(tmp_path), str(db), str(batches), str(per))
     w_out, w_err = writer.communicate(timeout=120)
     r_out, r_err = reader.communicate(timeout=120)
@@ -151,7 +156,7 @@ def test_a_job_writes_while_a_notebook_reads(tmp_path):
     assert reader.returncode == 0, r_err
     assert "writer done" in w_out
     seen = json.loads(r_out)
-    assert len(seen) >= 10
+    assert seen[-1] == batches * per
     assert all(n % per == 0 for n in seen), seen  # whole files only, never half of one
     assert seen == sorted(seen)  # a reader never sees the data go back
     assert len(set(seen)) >= 3, seen  # it read between the writer's batches
@@ -168,3 +173,34 @@ def test_read_only_store_reports_without_writing(demo_db):
         assert s.sql("SELECT count(*) AS n FROM classifications").n[0] > 0  # in memory
     with triage.open(path, read_only=True) as s:
         assert s.sql("SELECT count(*) AS n FROM classifications").n[0] == 0  # file untouched
+
+
+def test_read_only_open_of_an_older_file_migrates_it_first(tmp_path):
+    import duckdb
+
+    from triage import sqlfiles
+
+    path = tmp_path / "old.duckdb"
+    first, *later = sqlfiles.schema_files()
+    con = duckdb.connect(str(path))
+    con.execute(first[2])
+    con.execute(
+        "CREATE TABLE schema_version (version INTEGER, name VARCHAR, applied_at TIMESTAMPTZ)"
+    )
+    con.execute("INSERT INTO schema_version VALUES (?, ?, now())", [first[0], first[1]])
+    con.close()
+    with triage.open(path, read_only=True) as s:
+        names = set(s.sql("SELECT name FROM schema_version").name)
+        assert names == {n for _, n, _ in [first, *later]}
+        assert s.report("openhuman").totals["events"] == 0
+
+
+def test_report_reads_beside_another_reader(dbfile):
+    holder = _hold(dbfile, "ro", 30)
+    try:
+        r = CliRunner().invoke(main, ["report", "--db", str(dbfile), "--format", "json"])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["totals"]["events"] == 3
+    finally:
+        holder.kill()
+        holder.wait()

@@ -294,7 +294,7 @@ def report(
     (bad option, rule table, database locked); other failures non-zero, one line on stderr.
     """
     table = _load_rules(rules)
-    with _open(db, wait=wait) as s:
+    with _open(db, read_only=not fail_on, wait=wait) as s:
         rep = s.report(table, threshold=threshold)
         html = _html(s, table, rep) if fmt == "html" else None
         _emit(rep, fmt, output, html)

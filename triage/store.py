@@ -102,8 +102,22 @@ def connect(
         raise StoreError(f"TRIAGE_MEMORY_LIMIT={limit!r} is not a memory size: {exc}") from exc
     if not read_only or path == MEMORY:
         migrate(con)
+    elif _pending_scripts(con):
+        # A file written by an older release: migrate it once, briefly as a writer, then read.
+        con.close()
+        connect(path, wait=wait).close()
+        return connect(path, read_only=True, wait=wait)
     install_macros(con)
     return con
+
+
+def _pending_scripts(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Schema scripts a (read-only) connection's file has not had applied yet."""
+    try:
+        applied = {r[0] for r in con.execute("SELECT name FROM schema_version").fetchall()}
+    except duckdb.CatalogException:
+        applied = set()
+    return [name for _, name, _ in sqlfiles.schema_files() if name not in applied]
 
 
 def shadow_tables(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
