@@ -262,7 +262,8 @@ def test_timeline_and_interarrival_sql(demo_db):
     report = demo_db.report("openhuman")
     h = load_rules("openhuman").hash
     tl = demo_db.con.execute(
-        sqlfiles.load("report_timeline.sql"), {"ruleset_hash": h, "bucket": "hour"}
+        sqlfiles.load("report_timeline.sql"),
+        {"ruleset_hash": h, "bucket": "hour", "groups": list(report.groups["group"])},
     ).df()
     per_group = tl.groupby("group")["events"].sum().to_dict()
     assert per_group == dict(zip(report.groups["group"], report.groups["events"], strict=True))
@@ -312,19 +313,30 @@ def test_cli_report_html_to_file_and_stdout(tmp_path):
 
 
 def test_reprs_escape_event_text(tmp_path):
-    path = write_ndjson(
-        tmp_path / "h.ndjson",
-        [raw_event("h", i, message=HOSTILE[i % 2]) for i in range(4)],
-    )
+    events = [raw_event("h", i, message=HOSTILE[i % 2]) for i in range(4)]
+    # A hostile user polling every 5 s: a burst whose user id is shown in the bursts table.
+    events += [
+        raw_event("p", i, message="poll failed", user=HOSTILE[1], every=5.0, tags={"m": HOSTILE[0]})
+        for i in range(30)
+    ]
     with triage.open(tmp_path / "n.duckdb") as db:
-        db.ingest([path])
+        db.ingest([write_ndjson(tmp_path / "h.ndjson", events)])
         rep = db.report("openhuman")
         d = db.diff("openhuman-v0.53.20", "openhuman")
+        bursts = db.bursts()
+        by_tag = db.bursts(by="m")
     shown = rep._repr_html_()
     assert "<script>alert" not in shown and "<img" not in shown
     assert "&lt;script&gt;alert(&lt;num&gt;)&lt;/script&gt;" in shown
-    assert "4 events in 2 groups" in shown
+    assert "34 events in 3 groups" in shown
     assert "<script>" not in d._repr_html_()
+    assert len(bursts) == 1 and len(by_tag) == 1
+    for obj in (bursts, by_tag):
+        shown = obj._repr_html_()
+        assert "<img" not in shown and "<script>" not in shown
+        assert "&gt;&lt;img src=x onerror=alert(1)&gt;" in shown
+    assert "1 polling bursts per (user, m)" in by_tag._repr_html_()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in by_tag._repr_html_()
 
 
 def test_example_notebook_runs_top_to_bottom(tmp_path):
@@ -339,4 +351,5 @@ def test_example_notebook_runs_top_to_bottom(tmp_path):
     assert not [o for o in outputs if o.output_type == "error"]
     rich = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     assert any("composio unavailable" in h and "downgrade" in h for h in rich)
+    assert any("polling bursts per (group, user)" in h and "5.005" in h for h in rich)
     assert (tmp_path / "triage-report.html").stat().st_size > 50_000

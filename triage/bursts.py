@@ -9,7 +9,6 @@ regularity score of ``1 - MAD/median`` of the inter-arrival times, and a period 
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import math
@@ -135,8 +134,12 @@ class Bursts:
         if self.by is None:
             df = df.drop(columns=["tag_value"])
         else:
-            df = df.rename(columns={"tag_value": html.escape(self.by)})
-        return df.to_html(index=False, escape=True)
+            df = df.rename(columns={"tag_value": self.by})  # to_html escapes it
+        from triage.notebook import html_table
+
+        scope = f"per (user, {self.by})" if self.by else "per (group, user)"
+        caption = f"{len(self.df):,} polling bursts {scope}, at least {self.min_events} events each"
+        return html_table(caption, df)
 
 
 def find(

@@ -96,9 +96,9 @@ def render(
     charted = groups.head(max(max_charts, 0))
     keys = [str(g) for g in charted["group"]]
     timeline = con.execute(
-        sqlfiles.load("report_timeline.sql"), {"ruleset_hash": table.hash, "bucket": bucket}
+        sqlfiles.load("report_timeline.sql"),
+        {"ruleset_hash": table.hash, "bucket": bucket, "groups": keys},
     ).df()
-    timeline = timeline[timeline["group"].isin(keys)]
     gaps = con.execute(sqlfiles.load("report_interarrival.sql"), {"groups": keys}).df()
     colours = _kind_colours(timeline["kind"].unique())
     examples = con.execute(
@@ -335,8 +335,10 @@ def _interarrival_chart(
         linewidth=0,
     )
     ax.set_xscale("log")
-    lo = max(float(gaps["lo_s"].min()) / 2, 0.001)
-    hi = float(gaps["hi_s"].max()) * 2
+    # At least a decade either side of the period, so a single peak reads as one.
+    centre = period or float(gaps.loc[gaps["gaps"].idxmax(), "mid_s"])
+    lo = max(min(float(gaps["lo_s"].min()) / 2, centre / 10), 0.001)
+    hi = max(float(gaps["hi_s"].max()) * 2, centre * 10)
     ax.set_xlim(lo, hi)
     ticks = [t for t in _TIME_TICKS if lo <= t[0] <= hi]
     ax.set_xticks([t[0] for t in ticks], [t[1] for t in ticks])
@@ -357,6 +359,7 @@ def _interarrival_chart(
             textcoords="offset points",
             fontsize=8,
             color="#e15759",
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none"},
         )
     total = int(gaps["gaps"].sum())
     caption = f"inter-arrival times of {total:,} same-user gaps" + (f"; {label}" if label else "")
