@@ -110,8 +110,9 @@ class Browser:
             if "method" in msg:
                 self.events.append(msg)
 
-    def wait_for(self, method: str, timeout: float = 30.0) -> dict[str, Any]:
-        for ev in self.events:
+    def wait_for(self, method: str, *, since: int = 0, timeout: float = 30.0) -> dict[str, Any]:
+        """The first event ``method`` from index ``since`` of :attr:`events` on, waiting for it."""
+        for ev in self.events[since:]:
             if ev["method"] == method:
                 return ev
         deadline = time.monotonic() + timeout
@@ -125,8 +126,9 @@ class Browser:
         raise TimeoutError(method)
 
     def open(self, url: str) -> None:
+        since = len(self.events)
         self.call("Page.navigate", url=url)
-        self.wait_for("Page.loadEventFired")
+        self.wait_for("Page.loadEventFired", since=since)
         self.eval("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
     def eval(self, expression: str) -> Any:
