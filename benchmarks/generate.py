@@ -315,23 +315,26 @@ def events(
     for i in range(n):
         if burst_left == 0 and rng.random() < burst_share / 150:
             burst_left = rng.randint(50, 250)
-            tmpl = rng.choice(EXPECTED[:3] + EXPECTED[5:6])
+            tmpl = rng.choice(EXPECTED[:5])  # no slot a template does not mask
             burst = {
                 "user": rng.choice(users),
                 "method": rng.choice(POLL_METHODS),
                 "t": start + rng.random() * span,
                 "period": rng.choice((2.0, 5.0, 10.0, 30.0)),
                 "tmpl": tmpl,
+                "transaction": f"/{rng.choice(PATHS)}",
             }
         if burst_left:
             burst_left -= 1
             burst["t"] += burst["period"] + rng.uniform(-0.2, 0.2)
             tmpl, exc_type, logger = burst["tmpl"]
             user, ts, method = burst["user"], burst["t"], burst["method"]
+            transaction = burst["transaction"]
         else:
             tmpl, exc_type, logger = rng.choice(EXPECTED if rng.random() < expected_share else REAL)
             user, ts = rng.choice(users), start + rng.random() * span
             method = f"openhuman.{rng.choice(SERVICES)}_{rng.choice(('list', 'get', 'run'))}"
+            transaction = f"/{rng.choice(PATHS)}"
         text = slots.fill(tmpl, i)
         platform = PLATFORMS.get(logger.split("::")[0].split(".")[0], "other")
         n_tags = rng.randint(5, 25)
@@ -347,7 +350,7 @@ def events(
             "release": f"openhuman@0.53.{rng.randint(10, 30)}",
             "environment": "production" if rng.random() < 0.9 else "staging",
             "server_name": None,
-            "transaction": f"/{rng.choice(PATHS)}",
+            "transaction": transaction,
             "user": {"id": user, "ip_address": "{{auto}}"},
             "tags": tags,
             "contexts": {
