@@ -615,6 +615,11 @@ def _records(path: Path, shape: Shape) -> Iterator[tuple[int, dict | None, str |
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
+        lines = [ln for ln in data.splitlines() if ln.strip()]
+        if len(lines) > 1 and any(_parses(ln) for ln in lines[:50]):
+            # Not one document but NDJSON whose first record happens to be an array.
+            yield from _ndjson_records(path, shape.compression)
+            return
         reason = "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else "malformed JSON"
         yield 1, None, f"{reason}: {exc}", data[:RAW_TEXT_LIMIT].decode("utf-8", "replace")
         return
@@ -634,6 +639,14 @@ def _records(path: Path, shape: Shape) -> Iterator[tuple[int, dict | None, str |
             yield i, None, f"record larger than {limit} bytes", text[:RAW_TEXT_LIMIT]
             continue
         yield i, item, None, ""
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        json.loads(line)
+        return True
+    except ValueError:
+        return False
 
 
 def _ndjson_records(
@@ -657,7 +670,8 @@ def _ndjson_records(
                     yield line_no, None, f"invalid UTF-8: {exc}", raw_text
                     continue
                 except ValueError as exc:
-                    yield line_no, None, f"malformed JSON: {exc}", raw_text
+                    cut = "" if line.endswith(b"\n") else " (the file ends inside it: truncated?)"
+                    yield line_no, None, f"malformed JSON: {exc}{cut}", raw_text
                     continue
                 if not isinstance(obj, dict):
                     yield (

@@ -369,8 +369,7 @@ def stage_discover_csv(
     read = (
         "read_csv(?, all_varchar=true, header=true, delim=',', quote='\"', escape='\"', "
         f"compression='{comp}', strict_mode=true, store_rejects=true, "
-        "rejects_table='triage_csv_errors', rejects_scan='triage_csv_scans', "
-        f"max_line_size={max_record_bytes()})"
+        "rejects_table='triage_csv_errors', rejects_scan='triage_csv_scans')"
     )
     try:
         con.execute(

@@ -9,6 +9,7 @@ a JSON array, NDJSON, CSV, an envelope) is still read from the file.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import zlib
 from dataclasses import dataclass
@@ -65,7 +66,11 @@ def open_bytes(path: Path, compression: str | None = None) -> IO[bytes]:
     if compression == "gzip":
         return gzip.open(path, "rb")
     if compression == "zstd":
-        return zstandard.open(path, "rb")
+        # Buffered, so that it reads by line; across frames, as `zstd` writes large files.
+        raw = zstandard.ZstdDecompressor().stream_reader(
+            open(path, "rb"), read_across_frames=True, closefd=True
+        )
+        return io.BufferedReader(raw)
     return open(path, "rb")
 
 
@@ -159,11 +164,13 @@ def detect(path: Path, force_kind: str | None = None) -> Shape:
         return Shape(force_kind or record_kind(first), "array", compression)
     lines = [ln.strip() for ln in body.split(b"\n", 2)[:2]]
     first = _json_line(lines[0]) if body.startswith(b"{") else None
-    if isinstance(first, dict):
-        second = _json_line(lines[1]) if len(lines) > 1 else None
+    second = _json_line(lines[1]) if len(lines) > 1 and body.startswith(b"{") else None
+    # NDJSON: the first line is a whole object, or the next line is one (the first is broken).
+    one_line = lines[0].endswith(b"}") and lines[0] != b"{"
+    if isinstance(first, dict) or isinstance(second, dict) or (first is None and one_line):
         if force_kind == "envelope" or (force_kind is None and is_envelope_start(first, second)):
             return Shape("envelope", "envelope", compression)
-        kind = force_kind or record_kind(first)
+        kind = force_kind or record_kind(first if isinstance(first, dict) else second)
         if kind == "discover-json" and len(lines) < 2:
             return Shape(kind, "object", compression)
         return Shape(kind, "ndjson", compression)
