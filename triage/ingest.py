@@ -330,8 +330,26 @@ class Ingester:
     # -- normalize ---------------------------------------------------------------------------------
 
     def _normalize(self, rejects: list[Reject]) -> None:
-        """raw_input -> staged; a failing statement is retried on halves to isolate the record."""
+        """raw_input -> staged in one statement; when it fails, halves are retried to isolate the
+        record that cannot be normalized. (Binding the normalizer costs more than running it on a
+        small file, so the common case binds it once.)"""
         sql = sqlfiles.load("normalize_raw.sql")
+        raw = "r.__raw" if self.keep_raw else "NULL::JSON"
+        join = "JOIN raw_input r ON r.__line = n.source_line" if self.keep_raw else ""
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE staged AS "
+                f"SELECT n.*, {raw} AS raw FROM ({sql}) n {join}"
+            )
+        except duckdb.Error:
+            self._normalize_bisect(sql, rejects)
+        # One row per event id: the first occurrence in the file.
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE staged_first AS SELECT * FROM staged "
+            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY source_line) = 1"
+        )
+
+    def _normalize_bisect(self, sql: str, rejects: list[Reject]) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {sql} LIMIT 0")
         self.con.execute("ALTER TABLE staged ADD COLUMN raw JSON")
         bounds = self.con.execute("SELECT min(__line), max(__line) FROM raw_input").fetchone()
@@ -361,11 +379,6 @@ class Ingester:
                 else:
                     mid = (lo + hi) // 2
                     todo += [(lo, mid), (mid + 1, hi)]
-        # One row per event id: the first occurrence in the file.
-        self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE staged_first AS SELECT * FROM staged "
-            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY source_line) = 1"
-        )
 
     def _normalize_groups(self, rejects: list[Reject]) -> None:
         """raw_input (issue objects) -> groups_staged, one row per group (the last one wins)."""
