@@ -253,7 +253,7 @@ class Ingester:
             if shape.layout == "ndjson" and not shape.compression and _has_blank_lines(path):
                 raise duckdb.InvalidInputException("blank lines: read line by line")
             self._fast_path(path, shape, label, columns)
-        except duckdb.Error:
+        except (duckdb.Error, UnicodeDecodeError):  # the message may quote a cut UTF-8 char
             self._slow_path(path, shape, label, columns, rejects)
         return rejects
 
@@ -341,7 +341,7 @@ class Ingester:
                 f"CREATE OR REPLACE TEMP TABLE staged AS "
                 f"SELECT n.*, {raw} AS raw FROM ({sql}) n {join}"
             )
-        except duckdb.Error:
+        except (duckdb.Error, UnicodeDecodeError):
             self._normalize_bisect(sql, rejects)
         # One row per event id: the first occurrence in the file.
         self.con.execute(
@@ -364,7 +364,7 @@ class Ingester:
                     f"JOIN raw_input r ON r.__line = n.source_line",
                     [self.keep_raw, lo, hi],
                 )
-            except duckdb.Error as exc:
+            except (duckdb.Error, UnicodeDecodeError) as exc:
                 if lo == hi:
                     raw = self.con.execute(
                         "SELECT CAST(__raw AS VARCHAR) FROM raw_input WHERE __line = ?", [lo]

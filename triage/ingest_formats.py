@@ -377,7 +377,7 @@ def stage_discover_csv(
             f"FROM {read}",
             [str(path)],
         )
-    except duckdb.Error as exc:
+    except (duckdb.Error, UnicodeDecodeError) as exc:
         rejects.append(Reject(1, f"cannot read CSV: {str(exc).splitlines()[0]}", ""))
         return False, False
     for line, text, reason in con.execute(
