@@ -19,8 +19,8 @@ import duckdb
 import pandas as pd
 
 DEFAULT_MIN_EVENTS = 20
-DEFAULT_MIN_REGULARITY = 0.75
-DEFAULT_GAP_FACTOR = 4.0
+DEFAULT_MIN_REGULARITY = 0.8
+DEFAULT_GAP_FACTOR = 6.0
 SCHEMA = "triage.bursts/1"
 COLUMNS = [
     "group",
