@@ -1,5 +1,5 @@
 -- Polling bursts: runs of one user's events in one stream at a steady period.
--- Loaded into every connection as a TEMP table macro (see triage.store.install_macros):
+-- A TEMP table macro, created on the connection when needed (triage.bursts.install_macro):
 --
 --   SELECT * FROM triage_bursts();                                   -- per (group, user)
 --   SELECT * FROM triage_bursts(min_events := 20, by_tag := 'method'); -- per (user, tag value)

@@ -18,6 +18,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from triage import sqlfiles
+
 DEFAULT_MIN_EVENTS = 20
 DEFAULT_MIN_REGULARITY = 0.8
 DEFAULT_GAP_FACTOR = 6.0
@@ -49,6 +51,15 @@ def format_period(seconds: float | None) -> str:
     return f"every {seconds / 3600:.1f} h"
 
 
+def install_macro(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the ``triage_bursts`` TEMP table macro on this connection.
+
+    Created when needed rather than on every open: a table macro binds the events table when it
+    is created, so it must come after the schema, and most commands never use it.
+    """
+    con.execute(sqlfiles.load("bursts.sql"))
+
+
 def detect(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -70,6 +81,7 @@ def detect(
         raise ValueError("gap_factor must be greater than 1")
     if by is not None and not str(by).strip():
         raise ValueError("by must name a tag")
+    install_macro(con)
     df = con.execute(
         "SELECT * FROM triage_bursts(min_events := $min_events, min_regularity := $min_regularity,"
         " gap_factor := $gap_factor, by_tag := $by_tag)",

@@ -175,6 +175,9 @@ def build(
     burst_min_events: int = 20,
 ) -> Report:
     """Report on events already classified with ``table`` (see triage.classify)."""
+    from triage.bursts import install_macro
+
+    install_macro(con)
     groups = con.execute(
         sqlfiles.load("report_groups.sql"),
         {

@@ -156,9 +156,8 @@ def _memory_setting(text: str) -> str:
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the TEMP SQL macros the normalizers and bursts use (per connection, never stored)."""
+    """Create the TEMP SQL macros the normalizers use (per connection, never stored)."""
     con.execute(sqlfiles.load("macros.sql"))
-    con.execute(sqlfiles.load("bursts.sql"))
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
