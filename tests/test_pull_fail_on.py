@@ -106,3 +106,20 @@ def test_fail_on_rejects_an_unknown_check():
     r = _invoke("run", "--fail-on", "everything")
     assert r.exit_code == 2
     assert "Invalid value for '--fail-on'" in r.stderr
+
+
+def test_an_unexpected_failure_is_one_line_and_exit_4(monkeypatch):
+    import triage.api
+
+    def boom(*a, **kw):
+        raise RuntimeError("disk on fire\nsecond line")
+
+    monkeypatch.setattr(triage.api.Store, "report", boom)
+    r = _invoke("run", "--quiet")
+    assert r.exit_code == 4
+    assert r.stderr == (
+        "Error: unexpected RuntimeError: disk on fire (set TRIAGE_DEBUG=1 for a traceback)\n"
+    )
+    monkeypatch.setenv("TRIAGE_DEBUG", "1")
+    r = _invoke("run", "--quiet")
+    assert isinstance(r.exception, RuntimeError)

@@ -1,12 +1,13 @@
 """The ``triage`` command: a thin click shell over triage.api.
 
-Exit codes: 0 ran clean; 1 findings asked for (--strict with rejects); 2 usage or configuration
-error (bad option, unknown rule table, invalid rules, database locked); other failures non-zero
-with one line on stderr.
+Exit codes: 0 ran clean; 1 findings asked for (--fail-on, --strict); 2 usage or configuration
+error (bad option, unknown rule table, invalid rules, database locked); 3 the Sentry API failed
+(triage pull); 4 an unexpected failure, with one line on stderr.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -84,6 +85,33 @@ class ConfigError(click.ClickException):
     """A usage or configuration problem: exit code 2, one line on stderr."""
 
     exit_code = 2
+
+
+EXIT_UNEXPECTED = 4
+
+
+class TriageGroup(click.Group):
+    """Turns an unexpected exception into one line on stderr and exit 4, not a traceback.
+
+    A scheduled job's log should say what failed in one line; ``TRIAGE_DEBUG=1`` re-raises for
+    the traceback.
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("TRIAGE_DEBUG"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0]
+            click.echo(
+                f"Error: unexpected {type(exc).__name__}: {first} "
+                "(set TRIAGE_DEBUG=1 for a traceback)",
+                err=True,
+            )
+            ctx.exit(EXIT_UNEXPECTED)
 
 
 def _err() -> Console:
@@ -171,7 +199,7 @@ def _html(s: api.Store, table: rules_mod.RuleTable, rep: Report) -> str:
     return html_report.render(s.con, table, rep)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=TriageGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sentry-triage")
 def main() -> None:
     """Re-classify past Sentry events with one shared rule table, and report what it changes.
@@ -185,7 +213,7 @@ def main() -> None:
       1  findings you asked to fail on (--fail-on, --strict)
       2  usage or configuration error (bad option, rule table, database locked, Sentry token)
       3  the Sentry API failed (retries spent, unreachable, unexpected answer)
-      other  an unexpected failure, with one line on stderr
+      4  an unexpected failure, with one line on stderr (TRIAGE_DEBUG=1: traceback)
     """
 
 
@@ -291,7 +319,7 @@ def report(
     """Report, per group, what the rule table would downgrade.
 
     Exit codes: 0 ran clean; 1 --fail-on found something new; 2 usage or configuration error
-    (bad option, rule table, database locked); other failures non-zero, one line on stderr.
+    (bad option, rule table, database locked); 4 an unexpected failure, one line on stderr.
     """
     table = _load_rules(rules)
     with _open(db, read_only=not fail_on, wait=wait) as s:
@@ -331,7 +359,7 @@ def run(
     """Ingest, classify and report in one step. With no PATHS, runs on the built-in demo.
 
     Exit codes: 0 ran clean; 1 --fail-on found something new (in memory, everything is new);
-    2 usage or configuration error; other failures non-zero, one line on stderr.
+    2 usage or configuration error; 4 an unexpected failure, one line on stderr.
     """
     table = _load_rules(rules)
     with _open(db or store.MEMORY, wait=wait) as s:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 
 import click
@@ -36,7 +35,6 @@ from triage.sentry_api import (
 )
 
 EXIT_API = 3  # the Sentry API failed: retries spent, unreachable, or an unexpected answer
-EXIT_UNEXPECTED = 4
 
 
 class _StderrHandler(logging.Handler):
@@ -157,7 +155,7 @@ def pull_cmd(
       2  usage or configuration error: bad option, rule table, database locked after
          --wait, no token or token refused (401/403), unknown org/project (404)
       3  the Sentry API failed: retries spent, unreachable, or an unexpected answer
-      other  an unexpected failure, with one line on stderr
+      4  an unexpected failure, with one line on stderr (TRIAGE_DEBUG=1: traceback)
     """
     handler = _logging(quiet)
     try:
@@ -187,14 +185,6 @@ def pull_cmd(
     except SentryAPIError as exc:
         click.echo(f"Error: Sentry API: {exc}", err=True)
         sys.exit(EXIT_API)
-    except Exception as exc:
-        if os.environ.get("TRIAGE_DEBUG"):
-            raise
-        click.echo(
-            f"Error: unexpected {type(exc).__name__}: {exc} (set TRIAGE_DEBUG=1 for a traceback)",
-            err=True,
-        )
-        sys.exit(EXIT_UNEXPECTED)
     finally:
         logging.getLogger("triage.pull").removeHandler(handler)
 
