@@ -197,3 +197,9 @@ def test_a_json_object_where_a_list_belongs_is_an_api_error(fake, client):
     fake.fail_next("/api/0/", Fault(200, body='{"detail": "maintenance"}'))
     with pytest.raises(SentryAPIError, match="expected a JSON list from .* got a JSON dict"):
         list(client.issue_events("acme", "101"))
+
+
+def test_503_with_retry_after_waits_that_long(fake, client, waits):
+    fake.fail_next("/api/0/", Fault(503, {"Retry-After": "12"}, "maintenance"))
+    assert sum(len(p.records) for p in client.issue_events("acme", "101")) == 5
+    assert waits == [12.0]

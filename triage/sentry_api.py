@@ -243,6 +243,10 @@ class SentryClient:
                         delay, why = after, f"HTTP 429 (rate limited, Retry-After {after:g} s)"
                 elif status in RETRY_STATUSES:
                     why = f"HTTP {status}"
+                    after = retry_after_seconds(headers.get("retry-after"))
+                    if after is not None:  # a 503 in maintenance may say when to come back
+                        delay = min(after, self.max_retry_after)
+                        why = f"HTTP {status} (Retry-After {after:g} s)"
                 else:
                     raise SentryAPIError(
                         f"HTTP {status} from {url}: {_detail(body) or resp.reason}"
