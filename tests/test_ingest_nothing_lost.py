@@ -108,6 +108,8 @@ def _write(path: Path, layout: str, records) -> tuple[Path, int | None]:
     body = b"\n".join(lines) + b"\n" if lines else b""
     # One line that is a JSON array is read as an array file (of its items): not counted here.
     count = None if len(lines) == 1 and lines[0].lstrip().startswith(b"[") else len(lines)
+    if lines and not lines[0].lstrip().startswith((b"{", b"[")) and b"," in lines[0]:
+        count = None  # may well be a CSV header: its rows are counted, not its lines
     if layout == "ndjson":
         path.write_bytes(body)
         return path, count

@@ -139,6 +139,16 @@ def _json_line(line: bytes) -> object | None:
         return None
 
 
+def _csv_header(line: bytes) -> bool:
+    """A CSV header: two or more named, printable fields (``title,count()``, ``"tags[x]"``)."""
+    try:
+        text = line.decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError:
+        return False
+    fields = [f.strip().strip('"').strip() for f in text.split(",")]
+    return len(fields) >= 2 and all(f and f.isprintable() for f in fields)
+
+
 def is_envelope_start(first: object, second: object) -> bool:
     """An envelope header line followed by an item header line (a dict with ``type``)."""
     return (
@@ -187,7 +197,7 @@ def detect(path: Path, force_kind: str | None = None) -> Shape:
         return Shape(force_kind or record_kind(doc), "object", compression)
     if force_kind == "envelope":
         return Shape("envelope", "envelope", compression)
-    if force_kind in (None, "discover-csv") and b"," in lines[0] or force_kind == "discover-csv":
+    if force_kind == "discover-csv" or (force_kind is None and _csv_header(lines[0])):
         return Shape("discover-csv", "csv", compression)
     # Not JSON, not CSV: read as NDJSON so that every line is reported as a reject.
     return Shape(force_kind or "raw", "ndjson", compression)
