@@ -277,12 +277,10 @@ def test_timeline_and_interarrival_sql(demo_db):
 
 def test_long_exports_chart_per_day_and_rejects_are_counted(db, tmp_path):
     events = [raw_event("long", i, message=f"job {i} failed", every=86400 / 3) for i in range(600)]
-    db.ingest([write_ndjson(tmp_path / "long.ndjson", events)])
-    # A rejected record, as ingest keeps it (written directly: this test is about the report).
-    db.con.execute(
-        "INSERT INTO rejects (source_file, source_line, reason, raw_text) VALUES (?, ?, ?, ?)",
-        ["bad.ndjson", 3, "malformed JSON", "{not json"],
-    )
+    path = write_ndjson(tmp_path / "long.ndjson", events)
+    path.write_text(path.read_text(encoding="utf-8") + "{not json\n", encoding="utf-8")
+    result = db.ingest([path])
+    assert result.rejects == 1
     page = db.html_report("openhuman")
     assert "events / day" in page and "events / hour" not in page
     assert _figure(page, "h-rejects") == "1"

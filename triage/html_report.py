@@ -44,10 +44,6 @@ DEFAULT_MAX_CHARTS = 30
 DEFAULT_UNMATCHED = 10
 HOURLY_LIMIT_DAYS = 92  # beyond this span, timelines count per day (an hourly SVG would be huge)
 UNCLASSIFIED = "unclassified"
-# Without a polling flag from triage.bursts, a group gets an inter-arrival chart when one bin
-# (with its neighbours) holds this share of at least this many same-user gaps.
-PEAK_SHARE = 0.5
-PEAK_MIN_GAPS = 19
 EXAMPLES_PER_GROUP = 3
 EXAMPLE_CHARS = 300
 
@@ -124,7 +120,7 @@ def render(
             g = gaps[gaps["group"] == key]
             show, period = _interarrival_wanted(row, g)
             if show:
-                row["charts"].append(_interarrival_chart(g, period, row["polling"], f"c{i}h"))
+                row["charts"].append(_interarrival_chart(g, period, f"c{i}h"))
         rows.append(row)
 
     script = _asset("sortable.js")
@@ -151,7 +147,6 @@ def render(
         "rejects": int(t.get("rejects") or 0),
         "no_timestamp": int(no_ts or 0),
     }
-    has_bursts = "polling" in groups.columns
     page = (
         _env()
         .get_template("report.html.j2")
@@ -166,7 +161,6 @@ def render(
             headline=headline,
             groups=rows,
             charted=len(charted),
-            has_bursts=has_bursts,
             rule_hits=_rule_hits(con, table),
             unmatched=con.execute(
                 sqlfiles.load("report_unmatched.sql"),
@@ -306,27 +300,12 @@ def _timeline_chart(
 
 
 def _interarrival_wanted(row: dict[str, Any], gaps: pd.DataFrame) -> tuple[bool, float | None]:
-    """Whether a group gets the inter-arrival chart, and the period to mark on it.
-
-    With triage.bursts' columns in the report, exactly the polling groups do, at their period.
-    Without them, a group whose same-user gaps pile up in one bin does, at that bin's centre.
-    """
-    if row["polling"] is not None:
-        return bool(row["polling"]) and len(gaps) > 0, row["period_s"]
-    total = int(gaps["gaps"].sum()) if len(gaps) else 0
-    if total < PEAK_MIN_GAPS:
-        return False, None
-    counts = gaps.set_index("bin")["gaps"]
-    peak_bin = int(counts.idxmax())
-    near = int(counts.reindex([peak_bin - 1, peak_bin, peak_bin + 1], fill_value=0).sum())
-    if near < PEAK_SHARE * total:
-        return False, None
-    return True, float(10 ** (peak_bin / 20.0))
+    """Whether a group gets the inter-arrival chart, and the period to mark on it: the groups
+    where triage.bursts found a polling user, at the period of the group's largest burst."""
+    return bool(row["bursting_users"]) and len(gaps) > 0, row["period_s"]
 
 
-def _interarrival_chart(
-    gaps: pd.DataFrame, period: float | None, polling: bool | None, prefix: str
-) -> Chart:
+def _interarrival_chart(gaps: pd.DataFrame, period: float | None, prefix: str) -> Chart:
     """Histogram of the seconds between a user's consecutive events, on a log axis."""
     fig = _figure(8.0, 1.9)
     ax = fig.add_subplot()
@@ -353,7 +332,7 @@ def _interarrival_chart(
     ax.spines[["top", "right"]].set_visible(False)
     label = ""
     if period:
-        label = ("period " if polling else "peak ") + _fmt_period(period)
+        label = "period " + _fmt_period(period)
         ax.axvline(period, color="#e15759", linewidth=1.2, linestyle="--")
         ax.annotate(
             label,
