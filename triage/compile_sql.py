@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from triage.casefold import lower as casefold_lower
 from triage.rules import All, Condition, Leaf, Not, RuleTable, fields_of
 
 # How each rule field reads from the events table. `message` is the event's text: the formatted log
@@ -51,7 +52,8 @@ def _leaf(leaf: Leaf, col: str, params: list[str], lowered: str | None = None) -
         params.append(leaf.value)
         flags = "''" if leaf.case_sensitive else "'i'"
         return f"regexp_matches({col}, ?, {flags})"
-    value = leaf.value if leaf.case_sensitive else leaf.value.lower()
+    # The value is lowered as DuckDB's lower() lowers the field (not str.lower: 'İ' differs).
+    value = leaf.value if leaf.case_sensitive else casefold_lower(leaf.value)
     subject = col if leaf.case_sensitive else (lowered or f"lower({col})")
     params.append(value)
     fn = {"contains": "contains", "prefix": "starts_with", "suffix": "ends_with"}.get(leaf.op)
