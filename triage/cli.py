@@ -420,5 +420,6 @@ def rules_test(rules: str) -> None:
 
 
 import triage.cli_bursts  # noqa: E402,F401  (registers `bursts`)
+import triage.cli_export  # noqa: E402,F401  (registers `rules export`)
 import triage.cli_pull  # noqa: E402,F401  (registers `pull`)
 from triage import cli_diff  # noqa: E402,F401  (registers `diff` and `rules lint`)
