@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas
 
-from triage.compile_sql import compile_table
+from triage.compile_sql import compile_blocked
 from triage.rules import RuleTable, fields_of, load
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,12 +132,12 @@ def corpus(tables: list[str] = TABLES) -> list[dict[str, str]]:
 
 
 def sql_classify(table: RuleTable, rows: list[dict[str, str]]) -> list[str | None]:
-    """The SQL classifier (the reference) over rows of fields: the matching rule id or None."""
+    """The SQL classifier (the reference; the gated form `classify` runs) over rows of fields."""
     fields: list[str] = []
     for rule in table.rules:
         fields += [f for f in fields_of(rule.condition) if f not in fields]
     col = {f: f"c{i}" for i, f in enumerate(fields)}
-    compiled = compile_table(table, column=lambda f: col[f])
+    compiled = compile_blocked(table, column=lambda f: col[f])
     con = duckdb.connect()
     try:
         frame = pandas.DataFrame(
