@@ -8,20 +8,21 @@
 -- carry that tag with one value (a loop on one RPC method, whatever error it hits); events with
 -- no user, no timestamp, or (with by_tag) without the tag are not attributed to any stream.
 --
--- 1. Inter-arrival dt per stream (LAG).
+-- 1. Inter-arrival dt per stream, and the 5 gaps before and after it, all from LAG/LEAD of the
+--    timestamps in one window sort (streams of fewer than min_events events are dropped first).
 -- 2. A run starts where dt is more than gap_factor times the local period on either side: the
---    median dt of the `k` gaps before, or of the `k` gaps after. Medians, so one gap or one
---    stray event in the window does not move the estimate; either side, so a run is cut from
---    stray events hours before or after it even when those strays are several (their own gaps
---    would make the median on their side large). The cost: when a loop slows down with no pause
---    (5 s, then 60 s), the first few polls of the slow part stand alone until the window before
---    them is mostly slow gaps, so that run starts about k/2 polls late.
+--    median of the 5 gaps before, or of the 5 after. Medians, so two odd gaps among five (a
+--    missed poll, a stray event's halves) do not move the estimate; either side, so a run is
+--    cut from stray events hours before or after it even when those strays are several (their
+--    own gaps would make the median on their side large). The cost: when a loop slows down with
+--    no pause (5 s, then 60 s), the first polls of the slow part stand alone until the window
+--    before them is mostly slow gaps, so that run starts about 3 polls late.
 -- 3. Per run: events, start, end, median dt (the gaps inside the run only), and
 --    regularity = 1 - MAD(dt) / median(dt), clamped at 0. MAD over median is a robust
 --    coefficient of variation: a few missed polls or stray events move neither the median nor
 --    the MAD, where a standard deviation would blow up. 1 is clockwork; on the scenarios of
 --    triage.scenarios, polls with up to +-20 % jitter score 0.84 or more, users clicking at
---    random and retries with exponential backoff 0.65 or less: hence min_regularity 0.8.
+--    random and retries with exponential backoff 0.71 or less: hence min_regularity 0.8.
 -- 4. period = span / periods, where each gap counts round(dt / median dt) periods: 1 for a
 --    poll, 2 across a missed poll, 0 for a stray event just after a poll. It averages the jitter
 --    of every poll (a poll's jitter only moves the span's ends) instead of taking one middle
@@ -35,114 +36,141 @@
 --    than for its neighbours; its two gaps then count as the whole number they make together.
 -- 5. A burst: at least min_events events and regularity >= min_regularity.
 --    gap_factor 6: three missed polls in a row (a gap of 4 periods) must not cut a run.
+-- How far x (a gap in periods) is from a whole number of periods.
+CREATE OR REPLACE TEMP MACRO triage_off_grid(x) AS abs(x - round(x));
+
+-- How much closer to a whole number of periods two gaps a, b sit together than apart: large
+-- when the event between them is a stray cutting one period in two. NULL unless both are given.
+CREATE OR REPLACE TEMP MACRO triage_stray_gain(a, b) AS
+    triage_off_grid(a) + triage_off_grid(b) - triage_off_grid(a + b);
+
+-- The median of the given gaps that are known (NULL past the ends of a stream).
+CREATE OR REPLACE TEMP MACRO triage_local_median(gaps) AS
+    list_median(list_filter(gaps, lambda g: g IS NOT NULL));
+
 CREATE OR REPLACE TEMP MACRO triage_bursts(
     min_events := 20,
     min_regularity := 0.8,
     gap_factor := 6.0,
-    by_tag := NULL,
-    k := 10
+    by_tag := NULL
 ) AS TABLE
 WITH src AS (
     SELECT
         group_key,
         user_id,
         CASE WHEN by_tag IS NULL THEN group_key ELSE tags[by_tag] END AS stream,
+        -- Integer sort keys: window sorts on two strings cost twice as much.
+        hash(user_id, CASE WHEN by_tag IS NULL THEN group_key ELSE tags[by_tag] END) AS sk,
+        hash(group_key) AS gk,
         epoch(ts) AS t
     FROM events
     WHERE ts IS NOT NULL AND user_id IS NOT NULL
       AND (by_tag IS NULL OR tags[by_tag] IS NOT NULL)
 ),
-gaps AS (
-    SELECT *, t - lag(t) OVER w AS dt
-    FROM src
-    WINDOW w AS (PARTITION BY user_id, stream ORDER BY t, group_key)
+-- A stream with fewer than min_events events holds no burst: most streams (a user who hit an
+-- error once or twice) leave here, before any window function sorts them.
+long_streams AS (
+    SELECT sk FROM src GROUP BY sk HAVING count(*) >= min_events
 ),
-cuts AS (
+-- One sort: each event's gap dt, the 5 gaps before and after it (from the neighbours' times),
+-- and whether it starts a run.
+neighbours AS (
     SELECT
         *,
-        dt IS NULL OR coalesce(dt > gap_factor * least(
-            median(dt) OVER (w ROWS BETWEEN k PRECEDING AND 1 PRECEDING),
-            median(dt) OVER (w ROWS BETWEEN 1 FOLLOWING AND k FOLLOWING)), false) AS run_start
-    FROM gaps
-    WINDOW w AS (PARTITION BY user_id, stream ORDER BY t, group_key)
+        lag(t, 1) OVER w AS l1, lag(t, 2) OVER w AS l2, lag(t, 3) OVER w AS l3,
+        lag(t, 4) OVER w AS l4, lag(t, 5) OVER w AS l5, lag(t, 6) OVER w AS l6,
+        lead(t, 1) OVER w AS f1, lead(t, 2) OVER w AS f2, lead(t, 3) OVER w AS f3,
+        lead(t, 4) OVER w AS f4, lead(t, 5) OVER w AS f5
+    FROM src
+    SEMI JOIN long_streams USING (sk)
+    WINDOW w AS (PARTITION BY sk ORDER BY t, gk)
 ),
+gaps AS (
+    SELECT
+        group_key, user_id, stream, sk, gk, t,
+        t - l1 AS dt,
+        l1 - l2 AS prev_dt,
+        f1 - t AS next_dt,
+        f2 - f1 AS next2_dt,
+        (t - l1) IS NULL OR coalesce((t - l1) > gap_factor * least(
+            triage_local_median([l1 - l2, l2 - l3, l3 - l4, l4 - l5, l5 - l6]),
+            triage_local_median([f1 - t, f2 - f1, f3 - f2, f4 - f3, f5 - f4])), false)
+            AS run_start
+    FROM neighbours
+),
+-- A second sort: number the runs, and note which neighbouring gaps cross into another run.
 runs AS (
     SELECT
         *,
-        sum(run_start::INTEGER) OVER (
-            PARTITION BY user_id, stream ORDER BY t, group_key ROWS UNBOUNDED PRECEDING
-        ) AS run_id
-    FROM cuts
-),
-run_medians AS (
-    SELECT
-        *,
-        median(CASE WHEN run_start THEN NULL ELSE dt END) OVER run AS run_median,
-        count(*) OVER run AS run_events
-    FROM runs
-    WINDOW run AS (PARTITION BY user_id, stream, run_id)
-),
--- Runs long enough to be bursts, with the gap after each event, to spot stray events.
-candidates AS (
-    SELECT
-        *,
-        lead(dt) OVER (PARTITION BY user_id, stream, run_id ORDER BY t, group_key) AS next_dt
-    FROM run_medians
-    WHERE run_events >= min_events
-),
--- In periods: a = this event's gap before, b = its gap after.
-pairs AS (
-    SELECT
-        *,
-        CASE WHEN NOT run_start THEN round(dt / run_median) END AS periods_in_gap,
-        round(dt / run_median) + round(next_dt / run_median)
-            - round((dt + next_dt) / run_median) AS excess,
-        abs(dt / run_median - round(dt / run_median))
-            + abs(next_dt / run_median - round(next_dt / run_median))
-            - abs((dt + next_dt) / run_median - round((dt + next_dt) / run_median)) AS stray_gain
-    FROM candidates
-),
-strays AS (
-    SELECT
-        *,
-        coalesce(NOT run_start AND stray_gain > 0.3
-                 AND stray_gain >= coalesce(lag(stray_gain) OVER w, 0)
-                 AND stray_gain > coalesce(lead(stray_gain) OVER w, 0), false) AS stray
-    FROM pairs
-    WINDOW w AS (PARTITION BY user_id, stream, run_id ORDER BY t, group_key)
+        sum(run_start::INTEGER) OVER w AS run_id,
+        lag(run_start) OVER w AS prev_start,
+        lead(run_start, 1) OVER w AS next_start,
+        lead(run_start, 2) OVER w AS next2_start
+    FROM gaps
+    WINDOW w AS (PARTITION BY sk ORDER BY t, gk ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
 run_stats AS (
     SELECT
-        user_id,
-        stream,
+        sk,
         run_id,
+        any_value(user_id) AS user_id,
+        any_value(stream) AS stream,
         count(*) AS events,
         min(t) AS t0,
         max(t) AS t1,
-        any_value(run_median) AS median_dt,
-        mad(dt) FILTER (WHERE NOT run_start) AS mad_dt,
-        sum(periods_in_gap - CASE WHEN stray THEN excess ELSE 0 END) AS periods
-    FROM strays
+        median(dt) FILTER (WHERE NOT run_start) AS median_dt,
+        mad(dt) FILTER (WHERE NOT run_start) AS mad_dt
+    FROM runs
+    GROUP BY sk, run_id
+    HAVING count(*) >= min_events
+),
+-- The events of long runs with their gaps in periods (NULL where a gap leaves the run).
+in_periods AS (
+    SELECT
+        r.group_key, r.sk, r.run_id,
+        CASE WHEN NOT r.run_start THEN r.dt / s.median_dt END AS a,
+        CASE WHEN NOT r.run_start AND NOT r.prev_start THEN r.prev_dt / s.median_dt END AS p,
+        CASE WHEN NOT r.next_start THEN r.next_dt / s.median_dt END AS b,
+        CASE WHEN NOT r.next_start AND NOT r.next2_start THEN r.next2_dt / s.median_dt END AS c
+    FROM runs r
+    JOIN run_stats s USING (sk, run_id)
+    WHERE s.median_dt > 0
+),
+-- Each gap counts round(a) periods; a stray event's two gaps a, b count round(a + b) instead.
+counted AS (
+    SELECT
+        *,
+        coalesce(round(a), 0)
+        - CASE WHEN triage_stray_gain(a, b) > 0.3
+                    AND triage_stray_gain(a, b) >= coalesce(triage_stray_gain(p, a), 0)
+                    AND triage_stray_gain(a, b) > coalesce(triage_stray_gain(b, c), 0)
+               THEN round(a) + round(b) - round(a + b) ELSE 0 END AS periods
+    FROM in_periods
+),
+run_periods AS (
+    SELECT sk, run_id, sum(periods) AS periods
+    FROM counted
     GROUP BY ALL
 ),
 burst_runs AS (
     SELECT
-        *,
-        greatest(0.0, 1.0 - mad_dt / median_dt) AS regularity,
-        (t1 - t0) / greatest(1, periods) AS period_s
-    FROM run_stats
-    WHERE median_dt > 0 AND greatest(0.0, 1.0 - mad_dt / median_dt) >= min_regularity
+        s.*,
+        greatest(0.0, 1.0 - s.mad_dt / s.median_dt) AS regularity,
+        (s.t1 - s.t0) / greatest(1, p.periods) AS period_s
+    FROM run_stats s
+    JOIN run_periods p USING (sk, run_id)
+    WHERE s.median_dt > 0 AND greatest(0.0, 1.0 - s.mad_dt / s.median_dt) >= min_regularity
 ),
 -- The group a burst belongs to: its stream's group, or with by_tag the group most of its events
 -- are in; its share is the burst's events in that group over all of that group's events.
 burst_groups AS (
-    SELECT r.user_id, r.stream, r.run_id, r.group_key, count(*) AS n
-    FROM runs r
-    SEMI JOIN burst_runs b USING (user_id, stream, run_id)
+    SELECT c.sk, c.run_id, c.group_key, count(*) AS n
+    FROM counted c
+    SEMI JOIN burst_runs b USING (sk, run_id)
     GROUP BY ALL
 ),
 dominant AS (
-    SELECT user_id, stream, run_id, arg_max(group_key, n) AS group_key, max(n) AS in_group,
+    SELECT sk, run_id, arg_max(group_key, n) AS group_key, max(n) AS in_group,
            count(*) AS groups
     FROM burst_groups
     GROUP BY ALL
@@ -164,6 +192,6 @@ SELECT
     s.group_events,
     round(d.in_group / s.group_events, 4) AS share
 FROM burst_runs b
-JOIN dominant d USING (user_id, stream, run_id)
+JOIN dominant d USING (sk, run_id)
 JOIN group_sizes s ON s.group_key = d.group_key
 ORDER BY b.events DESC, "group", "user", "start";
