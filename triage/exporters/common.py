@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from triage.casefold import lower
@@ -64,6 +65,12 @@ def portable_regexes(table: RuleTable, flavor: str, target: str) -> dict[Leaf, s
     if errors:
         raise ExportError(target, errors)
     return out
+
+
+def origin(leaf: Leaf) -> str:
+    """Where a translated pattern came from, for a one-line comment beside it."""
+    how = "case-sensitive" if leaf.case_sensitive else "case-insensitive"
+    return f"RE2 {json.dumps(leaf.value, ensure_ascii=True)} ({how})"
 
 
 def lowered_fields(cond: Condition) -> list[str]:

@@ -314,7 +314,7 @@ def fold(node: Node) -> Node:
 
 # --- writing ------------------------------------------------------------------------------------
 
-SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ !\"%',:;<=>@`")
+SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ !\"%',/:;<=>@`")
 
 
 def _char(cp: int, flavor: str) -> str:

@@ -17,6 +17,7 @@ from triage.exporters.common import (
     header_lines,
     leaf_value,
     lowered_fields,
+    origin,
     portable_regexes,
 )
 from triage.rules import All, Condition, Leaf, Not, RuleTable, fields_of
@@ -127,7 +128,11 @@ def export_rust(table: RuleTable) -> Export:
         "",
         "// RE2 patterns rewritten to the portable subset: explicit classes, case folding expanded.",
         f"const PATTERNS: [&str; {len(patterns)}] = [",
-        *(f"    {_s(p)}," for p in patterns.values()),
+        *(
+            line
+            for leaf, p in patterns.items()
+            for line in (f"    // {origin(leaf)}", f"    {_s(p)},")
+        ),
         "];",
         "",
         "fn rx(i: usize) -> &'static Regex {",

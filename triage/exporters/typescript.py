@@ -17,6 +17,7 @@ from triage.exporters.common import (
     header_lines,
     leaf_value,
     lowered_fields,
+    origin,
     portable_regexes,
 )
 from triage.rules import All, Condition, Leaf, Not, RuleTable, fields_of
@@ -108,7 +109,11 @@ def export_typescript(table: RuleTable) -> Export:
         "",
         "// RE2 patterns rewritten to the portable subset: explicit classes, case folding expanded.",
         "const RX: readonly RegExp[] = [",
-        *(f'  new RegExp({_s(p)}, "u"),' for p in patterns.values()),
+        *(
+            line
+            for leaf, p in patterns.items()
+            for line in (f"  // {origin(leaf)}", f'  new RegExp({_s(p)}, "u"),')
+        ),
         "];",
         "",
         "type Values = Readonly<Record<string, string>>;",
