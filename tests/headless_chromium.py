@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -36,6 +37,7 @@ FLAGS = [
 
 
 _BAD_CONSOLE = ("error", "warning", "assert")
+CALL_TIMEOUT = 60.0
 
 
 def find_chromium() -> str | None:
@@ -50,18 +52,25 @@ class Browser:
     """One Chromium process with a fresh profile, and one page driven over a WebSocket."""
 
     def __init__(self, binary: str, *, width: int = 1280, height: int = 900):
-        self.profile = tempfile.TemporaryDirectory(prefix="triage-chromium-")
-        self.proc = subprocess.Popen(
-            [binary, f"--user-data-dir={self.profile.name}", f"--window-size={width},{height}"]
-            + FLAGS,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+        # Chromium's helpers (zygote, renderers, crashpad) may still write to the profile for a
+        # moment after the browser exits: cleanup errors are not the page's problems.
+        self.profile = tempfile.TemporaryDirectory(
+            prefix="triage-chromium-", ignore_cleanup_errors=True
         )
+        self.log = Path(self.profile.name + ".log")
+        with self.log.open("wb") as err:  # a file, not a pipe: a full pipe would stall Chromium
+            self.proc = subprocess.Popen(
+                [binary, f"--user-data-dir={self.profile.name}", f"--window-size={width},{height}"]
+                + FLAGS,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,  # its own process group, so close() ends its helpers
+            )
         self.events: list[dict[str, Any]] = []
         self._id = 0
         try:
             port = self._port()
-            self.ws = websocket.create_connection(self._page_ws(port), timeout=30)
+            self.ws = websocket.create_connection(self._page_ws(port), timeout=CALL_TIMEOUT)
             for domain in ("Page", "Runtime", "Log"):
                 self.call(f"{domain}.enable")
             self.call(
@@ -85,21 +94,30 @@ class Browser:
                 if text:
                     return int(text[0])
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                err = self.log.read_text(errors="replace")
                 raise RuntimeError(f"chromium exited {self.proc.returncode}: {err[-2000:]}")
             time.sleep(0.1)
         raise TimeoutError("chromium did not open its DevTools port")
 
     @staticmethod
-    def _page_ws(port: int) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
-            targets = json.load(r)
-        return next(t["webSocketDebuggerUrl"] for t in targets if t.get("type") == "page")
+    def _page_ws(port: int, timeout: float = 30.0) -> str:
+        """The page target's WebSocket; retried, as a loaded machine may be slow to serve it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+                    targets = json.load(r)
+                return next(t["webSocketDebuggerUrl"] for t in targets if t.get("type") == "page")
+            except (OSError, StopIteration, ValueError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
         """Send one command and wait for its answer, keeping every event that arrives meanwhile."""
         self._id += 1
         my_id = self._id
+        self.ws.settimeout(CALL_TIMEOUT)  # wait_for may have left a short one
         self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
         while True:
             msg = json.loads(self.ws.recv())
@@ -173,16 +191,20 @@ class Browser:
                 ws.close()
             except Exception:  # noqa: BLE001  (closing a dead socket: nothing to report)
                 pass
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        # End the process group this object started (the browser and its helpers), by its id.
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
             try:
-                self.proc.wait(timeout=10)
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=wait)
+                break
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stderr:
-            self.proc.stderr.close()
+                continue
+        time.sleep(0.2)  # helpers leave after the browser
         self.profile.cleanup()
+        self.log.unlink(missing_ok=True)
 
     def __enter__(self) -> Browser:
         return self
