@@ -180,7 +180,11 @@ group_sizes AS (
 )
 SELECT
     d.group_key AS "group",
-    b.user_id AS "user",
+    -- A user id that is an email or an IP address is shown as the stand-in ingest gives users
+    -- known only by one: reports carry no personal data.
+    CASE WHEN regexp_matches(b.user_id, '[^@\s]+@[^@\s]+\.[A-Za-z]{2,}')
+              OR regexp_matches(b.user_id, '^\d{1,3}(\.\d{1,3}){3}$|^[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}$')
+         THEN 'anon:' || left(md5(b.user_id), 12) ELSE b.user_id END AS "user",
     CASE WHEN by_tag IS NULL THEN NULL ELSE b.stream END AS tag_value,
     b.events,
     to_timestamp(b.t0) AS "start",

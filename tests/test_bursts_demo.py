@@ -126,3 +126,15 @@ def test_events_without_user_or_below_min_events_are_not_bursts(db, tmp_path):
 def test_html_repr_escapes_and_shows_the_period(demo_db):
     html = demo_db.bursts(by="method")._repr_html_()
     assert "every 5.0 s" in html and "<table" in html
+
+
+def test_user_ids_that_are_emails_or_ips_are_masked(db, tmp_path):
+    events = _poll("m", 25, 5.0, user="jane@example.com") + _poll(
+        "i", 25, 5.0, user="203.0.113.7", message="other"
+    )
+    db.ingest([write_ndjson(tmp_path / "e.ndjson", events)])
+    b = db.bursts()
+    assert len(b) == 2
+    assert all(u.startswith("anon:") for u in b.df["user"])
+    for text in (b.to_json(), b.to_csv(), b._repr_html_()):
+        assert "jane@" not in text and "203.0.113.7" not in text
