@@ -316,6 +316,8 @@ def rust_crate(tmp_path_factory) -> tuple[Path, dict[str, str]]:
         for i in range(len(TABLES))
     )
     (src / "main.rs").write_text(RUST_MAIN % arms, encoding="utf-8")
+    (src / "bin").mkdir()
+    (src / "bin" / "rx.rs").write_text(RX_RS, encoding="utf-8")
     env = {**os.environ, "CARGO_HOME": str(home), "CARGO_TARGET_DIR": str(d / "target")}
     env.setdefault("RUSTUP_HOME", str(Path.home() / ".rustup"))
     res = subprocess.run(
@@ -349,3 +351,174 @@ def test_rust_agrees_with_sql(rust_crate, rows, reference, capsys):
     )  # fmt: skip
     got = _split(res.stdout, rows, len(TABLES))
     _report(capsys, "rust", rows, reference, _assert_same("rust", rows, reference, got))
+
+
+# --- random patterns through the targets' own regex engines -------------------------------------
+
+RX_JS = r"""
+const fs = require("fs");
+const { patterns, texts } = JSON.parse(fs.readFileSync(0, "utf8"));
+const out = patterns.map((p) => {
+  const rx = new RegExp(p, "u");
+  return texts.map((t) => (rx.test(t) ? "1" : "0")).join("");
+});
+fs.writeFileSync(1, out.join("\n") + "\n");
+"""
+
+RX_RS = r"""
+use std::io::{Read, Write};
+
+fn dec(h: &str) -> String {
+    let bytes: Vec<u8> = (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+        .collect();
+    String::from_utf8(bytes).unwrap()
+}
+
+fn main() {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input).unwrap();
+    let mut lines = input.lines();
+    let n: usize = lines.next().unwrap().parse().unwrap();
+    let patterns: Vec<String> = lines.by_ref().take(n).map(dec).collect();
+    let texts: Vec<String> = lines.map(dec).collect();
+    let mut out = String::new();
+    for p in &patterns {
+        let rx = regex::bytes::Regex::new(p).unwrap();
+        for t in &texts {
+            out.push(if rx.is_match(t.as_bytes()) { '1' } else { '0' });
+        }
+        out.push('\n');
+    }
+    std::io::stdout().write_all(out.as_bytes()).unwrap();
+}
+"""
+
+
+def _random_patterns(n: int, seed: int = 6) -> list[tuple[str, bool]]:
+    """Valid RE2 patterns of the portable subset, from a small grammar, deterministic."""
+    import random
+
+    import re2
+
+    from triage.exporters.regex_subset import translate
+
+    rnd = random.Random(seed)
+    lits = [
+        "a",
+        "k",
+        "s",
+        "K",
+        "S",
+        "ß",
+        "İ",
+        "ı",
+        "σ",
+        "Σ",
+        "é",
+        "0",
+        " ",
+        "_",
+        r"\.",
+        r"\x{212A}",
+    ]
+    perl = [".", r"\d", r"\w", r"\s", r"\D", r"\W", r"\S"]
+    items = ["a", "k", "s", "ß", "σ", "0", " ", r"\d", r"\w", r"\s", "a-k", "A-Z", "ß-ſ", "Α-Ω"]
+    quants = ["", "", "", "*", "+", "?", "{2}", "{1,3}", "*?"]
+
+    def atom(depth: int) -> str:
+        r = rnd.random()
+        if r < 0.4:
+            return rnd.choice(lits)
+        if r < 0.55:
+            return rnd.choice(perl)
+        if r < 0.75:
+            body = "".join(rnd.choice(items) for _ in range(rnd.randint(1, 3)))
+            return "[" + ("^" if rnd.random() < 0.3 else "") + body + "]"
+        if r < 0.85 or depth > 2:
+            return rnd.choice([r"\b", r"\B", "^", "$"])
+        return "(?:" + alt(depth + 1) + ")"
+
+    def seq(depth: int) -> str:
+        out = ""
+        for _ in range(rnd.randint(1, 4)):
+            a = atom(depth)
+            out += a + ("" if a in (r"\b", r"\B", "^", "$") else rnd.choice(quants))
+        return out
+
+    def alt(depth: int) -> str:
+        return "|".join(seq(depth) for _ in range(rnd.randint(1, 2)))
+
+    out: list[tuple[str, bool]] = []
+    while len(out) < n:
+        p, cs = alt(0), rnd.random() < 0.5
+        try:
+            re2.compile(p)
+            translate(p, cs, "js")
+        except Exception:  # not RE2, or outside the portable subset (a repeated assertion)
+            continue
+        out.append((p, cs))
+    return out
+
+
+def _random_texts(n: int, seed: int = 7) -> list[str]:
+    import random
+
+    rnd = random.Random(seed)
+    alphabet = list("akKsSiI0 _-.\n\r\t") + ["ß", "ẞ", "İ", "ı", "σ", "Σ", "ς", "é", "É", "\u212a"]
+    alphabet += ["\u017f", "\u2028", "\u00a0", "Ω", "\U0001f600"]
+    return ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 10))) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def random_cases() -> tuple[list[tuple[str, bool]], list[str], list[str]]:
+    import re2
+
+    pats, texts = _random_patterns(400), _random_texts(60)
+    want = []
+    for p, cs in pats:
+        rx = re2.compile(p if cs else "(?i)" + p)
+        want.append("".join("1" if rx.search(t) else "0" for t in texts))
+    return pats, texts, want
+
+
+def _compare_random(target: str, pats, texts, want, got: list[str], capsys) -> None:
+    assert len(got) == len(pats)
+    bad = [(p, cs, w, g) for (p, cs), w, g in zip(pats, want, got, strict=True) if w != g]
+    assert not bad, f"{target}: {len(bad)} patterns differ from RE2, first: {bad[:3]}"
+    with capsys.disabled():
+        print(
+            f"\nrandom regexes {target}: {len(pats)} patterns x {len(texts)} texts agree with RE2"
+        )
+
+
+def test_random_patterns_under_node_match_re2(random_cases, capsys, tmp_path):
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed (.ci/run installs nodejs)")
+    from triage.exporters.regex_subset import translate
+
+    pats, texts, want = random_cases
+    (tmp_path / "rx.js").write_text(RX_JS, encoding="utf-8")
+    payload = {"patterns": [translate(p, cs, "js") for p, cs in pats], "texts": texts}
+    res = subprocess.run(
+        ["node", str(tmp_path / "rx.js")], input=json.dumps(payload), capture_output=True,
+        text=True, check=True,
+    )  # fmt: skip
+    _compare_random("node", pats, texts, want, res.stdout.splitlines(), capsys)
+
+
+def test_random_patterns_under_rust_regex_match_re2(rust_crate, random_cases, capsys):
+    from triage.exporters.regex_subset import translate
+
+    d, env = rust_crate
+    pats, texts, want = random_cases
+    lines = [str(len(pats))]
+    lines += [translate(p, cs, "rust").encode().hex() for p, cs in pats]
+    lines += [t.encode().hex() for t in texts]
+    stdin = "\n".join(lines) + "\n"
+    res = subprocess.run(
+        [str(d / "target" / "release" / "rx")], input=stdin, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    _compare_random("rust", pats, texts, want, res.stdout.splitlines(), capsys)

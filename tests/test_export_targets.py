@@ -7,6 +7,8 @@ import json
 import pytest
 import re2
 from click.testing import CliRunner
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from parity_corpus import STRESS, TABLES, variants
 
 import triage
@@ -178,3 +180,57 @@ def test_api_twin():
     assert "pub fn match_fields(" in res.text and res.notes == []
     with pytest.raises(ValueError, match="unknown export target"):
         triage.export("default", to="cobol")
+
+
+# --- random patterns: the rewrite must match exactly what RE2 matches -------------------------
+
+CHARS = ["a", "k", "s", "K", "S", "ß", "ẞ", "İ", "ı", "i", "σ", "Σ", "ς", "é", "0", "7", " ", "_"]
+TEXT_CHARS = [*CHARS, "\u212a", "\u017f", "\n", "\r", "\t", "-", ".", "É", "\u2028", "Ω"]
+
+
+def _atoms() -> st.SearchStrategy[str]:
+    lit = st.sampled_from([*CHARS, r"\.", r"\-", r"\n", r"\t", r"\x{212A}", r"\xE9"])
+    perl = st.sampled_from([".", r"\d", r"\w", r"\s", r"\D", r"\W", r"\S"])
+    item = st.one_of(
+        st.sampled_from(["a", "k", "s", "S", "ß", "σ", "0", " ", r"\d", r"\w", r"\s", r"\-"]),
+        st.sampled_from(["a-k", "A-Z", "0-9", "ß-ſ", "Α-Ω"]),
+    )
+    cls = st.builds(
+        lambda neg, items: "[" + ("^" if neg else "") + "".join(items) + "]",
+        st.booleans(),
+        st.lists(item, min_size=1, max_size=3),
+    )
+    return st.one_of(lit, perl, cls)
+
+
+def _patterns() -> st.SearchStrategy[str]:
+    quant = st.sampled_from(["", "", "*", "+", "?", "{2}", "{1,3}", "{0,}", "*?", "+?"])
+    piece = st.builds(lambda a, q: a + q, _atoms(), quant)
+    assertion = st.sampled_from([r"\b", r"\B", "^", "$"])
+
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        seq = st.lists(st.one_of(inner, assertion), min_size=1, max_size=4).map("".join)
+        group = st.builds(lambda s, q: f"(?:{s}){q}", seq, quant)
+        return st.one_of(seq, group, st.lists(seq, min_size=2, max_size=3).map("|".join))
+
+    return st.recursive(piece, extend, max_leaves=6)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pattern=_patterns(),
+    case_sensitive=st.booleans(),
+    texts=st.lists(st.text(alphabet=TEXT_CHARS, max_size=8), min_size=5, max_size=20),
+)
+def test_random_patterns_translate_to_what_re2_matches(pattern, case_sensitive, texts):
+    try:
+        original = re2.compile(pattern if case_sensitive else "(?i)" + pattern)
+    except Exception:  # re2.error: not a valid pattern, nothing to compare
+        assume(False)
+    try:
+        rewritten = translate(pattern, case_sensitive, "rust")
+    except Unsupported:
+        assume(False)
+    again = re2.compile(rewritten.replace("(?-u:\\b)", "\\b").replace("(?-u:\\B)", "\\B"))
+    for text in texts:
+        assert bool(original.search(text)) == bool(again.search(text)), (rewritten, text)

@@ -8,7 +8,8 @@ pattern is parsed into a small tree and written out again with nothing left to i
 insensitivity is expanded into explicit classes from RE2's own fold table (``triage.casefold``)
 instead of a flag, groups become non-capturing, lazy quantifiers greedy (a match is a match), and
 ``\\b`` is the ASCII word boundary in both targets. Anything outside the subset (inline flags,
-``\\p{..}``, POSIX classes, ``\\Q..\\E``, octal and back references) is refused with a reason.
+``\\p{..}``, POSIX classes, ``\\Q..\\E``, ``\\B``, octal and back references) is refused with a
+reason.
 """
 
 from __future__ import annotations
@@ -216,8 +217,12 @@ class _Parser:
             if in_class:
                 raise self.error(f"\\{c} inside a character class")
             return Cls(True, tuple(PERL[c.lower()]))
-        if c in ("b", "B") and not in_class:
+        if c == "b" and not in_class:
             return Assert(c)
+        if c == "B" and not in_class:
+            # RE2 works on UTF-8 bytes: \B also holds *inside* a multi-byte character, where no
+            # other engine has a position, so '\B' alone matches 'ı' in RE2 and nowhere else.
+            raise self.error("\\B, which RE2 also matches inside multi-byte characters")
         if c == "A" and not in_class:
             return Assert("^")
         if c == "z" and not in_class:
