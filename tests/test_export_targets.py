@@ -234,3 +234,16 @@ def test_random_patterns_translate_to_what_re2_matches(pattern, case_sensitive, 
     again = re2.compile(rewritten.replace("(?-u:\\b)", "\\b").replace("(?-u:\\B)", "\\B"))
     for text in texts:
         assert bool(original.search(text)) == bool(again.search(text)), (rewritten, text)
+
+
+def test_lint_names_regexes_the_exports_would_refuse():
+    from triage.lint import lint
+
+    table = parse(
+        "[[rules]]\nid = 'flags'\nkind = 'k'\nlevel = 'info'\nfield = 'message'\n"
+        "regex = '(?s)a.b'\nexamples.match = ['a\\nb']\n",
+        name="t",
+    )
+    (f,) = [f for f in lint(table) if f.check == "not_portable"]
+    assert (f.severity, f.rule) == ("info", "flags") and "inline flag" in f.message
+    assert not [f for f in lint(load("openhuman")) if f.check == "not_portable"]

@@ -72,6 +72,7 @@ def lint(
             *_example_checks(table, scratch),
             *_shadowing(table, scratch),
             *_generic_patterns(table),
+            *_not_portable(table),
         ]
     finally:
         scratch.close()
@@ -324,6 +325,30 @@ def _generic_patterns(table: RuleTable) -> list[Finding]:
                         rule.id,
                         f"{describe(unit)} decides a match on its own and {reason}",
                         {"condition": describe(unit)},
+                    )
+                )
+    return out
+
+
+def _not_portable(table: RuleTable) -> list[Finding]:
+    """Regexes `triage rules export --to typescript|rust` would refuse (SQL runs them fine)."""
+    from triage.exporters.regex_subset import Unsupported, translate
+
+    out = []
+    for rule in table.rules:
+        for leaf in leaves(rule.condition):
+            if leaf.op != "regex":
+                continue
+            try:
+                translate(leaf.value, leaf.case_sensitive, "js")
+            except Unsupported as exc:
+                out.append(
+                    Finding(
+                        "info",
+                        "not_portable",
+                        rule.id,
+                        f"regex {leaf.value!r} cannot be exported to TypeScript or Rust: {exc}",
+                        {"pattern": leaf.value},
                     )
                 )
     return out
