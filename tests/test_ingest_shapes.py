@@ -300,3 +300,29 @@ def test_cli_prints_the_detected_shape_and_can_force_one(samples, tmp_path):
     assert "api-issues (ndjson)" in r.stderr and "1 groups added" in r.stderr
     r = runner.invoke(main, ["ingest", "--db", dbp, str(tmp_path / "nope-*.json")])
     assert r.exit_code == 2 and "no file matches" in r.stderr
+
+
+def test_progress_bar_on_a_terminal_and_silent_otherwise():
+    import io
+
+    from rich.console import Console
+
+    from triage.ingest import FileResult
+    from triage.progress import IngestProgress
+
+    buf = io.StringIO()
+    term = Console(file=buf, force_terminal=True, width=120)
+    with IngestProgress(2, console=term) as p:
+        p.advance(FileResult("a", "raw (ndjson)", added=1500, duplicates=500))
+        p.advance(FileResult("b", "raw (ndjson)", added=10))
+        p._progress.refresh()
+    assert p.events == 2010
+    assert "2/2" in buf.getvalue() and "2,010 events" in buf.getvalue()
+    quiet = io.StringIO()
+    with IngestProgress(2, console=Console(file=quiet, force_terminal=False)) as p:
+        p.advance(FileResult("a", "raw (ndjson)", added=5))
+    assert quiet.getvalue() == ""
+    off = io.StringIO()
+    with IngestProgress(1, enabled=False, console=Console(file=off, force_terminal=True)) as p:
+        p.advance(FileResult("a", "raw (ndjson)", added=5))
+    assert off.getvalue() == ""
