@@ -10,6 +10,8 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import triage
 from triage import scenarios
@@ -113,3 +115,37 @@ def test_score_counts_misses_and_false_alarms(tmp_path):
         assert scenarios.score(store.con, off, sc, by=None).max_period_error == pytest.approx(
             0.1, rel=0.05
         )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    period=st.floats(1.0, 900.0),
+    jitter=st.floats(0.0, 0.2),
+    n=st.integers(20, 200),
+    seed=st.integers(0, 2**16),
+)
+def test_any_single_loop_is_one_burst_at_its_period(tmp_path_factory, period, jitter, n, seed):
+    import random
+
+    rng = random.Random(seed)
+    t0 = scenarios.BASE
+    events = []
+    for k in range(n):
+        ts = t0 + k * period + rng.uniform(-jitter, jitter) * period
+        events.append(
+            {
+                "event_id": f"{seed:08x}{k:024x}",
+                "timestamp": round(ts, 3),
+                "level": "error",
+                "message": "poll failed",
+                "user": {"id": "u-1"},
+            }
+        )
+    path = tmp_path_factory.mktemp("loop") / "e.ndjson"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    with triage.open(":memory:") as store:
+        store.ingest([path])
+        df = store.bursts().df
+    assert len(df) == 1 and df.iloc[0]["events"] == n
+    assert abs(df.iloc[0]["period_s"] - period) <= 0.05 * period
+    assert df.iloc[0]["share"] == 1.0
