@@ -261,6 +261,7 @@ class Bench:
         size_bytes: int | None = None,
         repeat: int | None = None,
         note: str = "",
+        events: int | None = None,
     ) -> dict:
         """Run a stage ``repeat`` times in fresh processes; record medians."""
         runs = []
@@ -270,7 +271,7 @@ class Bench:
             result, wall, rss = _run(make_cmd())
             runs.append((result, wall, rss))
         secs = statistics.median(r[0].get("seconds", r[1]) for r in runs)
-        events = runs[0][0].get("events", self.args.events)
+        events = runs[0][0].get("events", events or self.args.events)
         row = {
             "stage": label,
             "seconds": secs,
@@ -331,6 +332,29 @@ class Bench:
         def fresh(path: Path):
             return lambda: [q.unlink() for q in (path, Path(f"{path}.wal")) if q.exists()]
 
+        want = set(a.stages.split(","))
+        if "ingest" not in want:
+            for path, key in ((db, "ndjson"), (ddb, "distinct")):
+                if not path.exists() and want & {"classify", "bursts", "report"}:
+                    self.log(f"ingesting {p[key]} (not measured) ...")
+                    _run(_stage_cmd("ingest", path=str(p[key]), db=str(path)))
+        else:
+            self.ingest_stages(p, size, db, ddb, scratch, fresh)
+        if "classify" in want:
+            self.classify_stages(p, db, ddb)
+        if "bursts" in want:
+            self.measure("bursts", lambda: _stage_cmd("bursts", db=str(db)))
+        if "report" in want:
+            self.measure(
+                "report (openhuman)", lambda: _stage_cmd("report", db=str(db), rules="openhuman")
+            )
+        if "e2e" in want:
+            self.e2e_stages(p, size)
+        if "notebook" in want:
+            self.notebook_stages(p)
+
+    def ingest_stages(self, p, size, db, ddb, scratch, fresh) -> None:
+        a = self.args
         # Ingest: the DuckDB floor, then the pipeline.
         self.measure(
             "read_json, explicit columns (DuckDB floor)",
@@ -383,6 +407,7 @@ class Bench:
         fresh(ddb)()
         _run(_stage_cmd("ingest", path=str(p["distinct"]), db=str(ddb)))
 
+    def classify_stages(self, p, db, ddb) -> None:
         # Classify: the fast form against the plain CASE chain, same data, same run.
         for rules, label in (("openhuman", "openhuman"), (str(p["rules200"]), "200 rules")):
             for dbp, data in ((db, "realistic"), (ddb, "all-distinct")):
@@ -394,11 +419,8 @@ class Bench:
                         ),
                     )
 
-        self.measure("bursts", lambda: _stage_cmd("bursts", db=str(db)))
-        self.measure(
-            "report (openhuman)", lambda: _stage_cmd("report", db=str(db), rules="openhuman")
-        )
-
+    def e2e_stages(self, p, size) -> None:
+        a = self.args
         # End to end: the CLI a user runs, in memory, JSON report thrown away.
         triage_cli = shutil.which("triage") or str(Path(sys.executable).with_name("triage"))
         self.measure(
@@ -417,6 +439,33 @@ class Bench:
             repeat=a.repeat_slow,
         )
 
+        if a.rss_check:
+            m = a.rss_check
+            big = self.work / f"events-{m}-s{a.seed}.ndjson"
+            if not big.exists():
+                self.log(f"generating {big} ...")
+                tmp = big.with_suffix(".tmp")
+                generate.write_events(tmp, m, seed=a.seed)
+                tmp.rename(big)
+            self.measure(
+                f"triage run, end to end, {m:,} events (RSS check)",
+                lambda: [
+                    triage_cli,
+                    "run",
+                    str(big),
+                    "--format",
+                    "json",
+                    "--output",
+                    os.devnull,
+                    "-q",
+                ],
+                size_bytes=big.stat().st_size,
+                repeat=1,
+                events=m,
+            )
+
+    def notebook_stages(self, p) -> None:
+        a = self.args
         # The notebook way, on a slice.
         limit = min(a.baseline_events, a.events)
         for rules, label in (("openhuman", "openhuman"), (str(p["rules200"]), "200 rules")):
@@ -462,6 +511,13 @@ class Bench:
             "notebook: json_normalize + re loop, 200",
             "classify 200 rules vs the notebook's whole job with 200 rules",
         )
+        e2e, big = self.row("triage run, end to end (NDJSON)"), self.row("triage run, end to end, ")
+        if e2e and big:
+            growth = big["rss_mb"] / e2e["rss_mb"] - 1
+            out.append(
+                f"- end-to-end peak RSS from {e2e['events']:,} to {big['events']:,} events: "
+                f"**{growth:+.0%}** ({e2e['rss_mb']:,.0f} MB to {big['rss_mb']:,.0f} MB)"
+            )
         return out
 
     def table(self) -> str:
@@ -555,6 +611,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--skip-auto", action="store_true", help="skip the auto-detected read_json stage"
+    )
+    ap.add_argument(
+        "--stages",
+        default="ingest,classify,bursts,report,e2e,notebook",
+        help="comma-separated stages to run (all)",
+    )
+    ap.add_argument(
+        "--rss-check",
+        type=int,
+        metavar="EVENTS",
+        help="also run end to end on EVENTS events, to see how peak RSS grows",
     )
     args = ap.parse_args(argv)
     bench = Bench(args)
