@@ -1,25 +1,29 @@
 -- Normalize events into the columns of `events`: raw SDK events, the "JSON" link shape, and web
 -- API events (camelCase, `entries[]`, tags as {key, value}, `groupID`, `dateCreated`).
 -- Input: a relation `raw_input` with the JSON-typed columns of triage.ingest.RAW_COLUMNS plus
--- __file (VARCHAR) and __line (BIGINT). Every field is read leniently: wrong types become NULL
--- or text, never an error, so one odd event cannot fail its file.
+-- __file (VARCHAR), __line (BIGINT) and `__raw` (the record as JSON, hashed for events without an
+-- id; the JSON reader substitutes an expression over the fields rather than store it for every
+-- row). Every field is read leniently: wrong types become NULL or text, never an error, so one odd
+-- event cannot fail its file.
 WITH src AS (
     SELECT
         *,
         -- Sentry-processed shapes (JSON link, web API) carry a `title`; their top-level `message`
         -- is Sentry's search string, not the event's message.
         (title IS NOT NULL OR entries IS NOT NULL OR eventID IS NOT NULL) AS __processed,
-        triage_tags(tags) AS __tags
+        triage_tags(tags) AS __tags,
+        lower(replace(coalesce(triage_str(event_id), triage_str(eventID),
+                               CASE WHEN regexp_full_match(replace(triage_str(id), '-', ''), '[0-9a-fA-F]{32}')
+                                    THEN triage_str(id) END), '-', '')) AS __event_id
     FROM raw_input
 ),
 base AS (
     SELECT
         __file,
         __line,
-        __raw,
-        lower(replace(coalesce(triage_str(event_id), triage_str(eventID),
-                               CASE WHEN regexp_full_match(replace(triage_str(id), '-', ''), '[0-9a-fA-F]{32}')
-                                    THEN triage_str(id) END), '-', '')) AS event_id,
+        __event_id AS event_id,
+        -- Why only here: the record's text is large; it is built only for events without an id.
+        CASE WHEN nullif(__event_id, '') IS NULL THEN md5(CAST(__raw AS VARCHAR)) END AS __raw_md5,
         coalesce(triage_ts("timestamp"), triage_ts("datetime"), triage_ts(dateCreated)) AS ts,
         triage_level(coalesce(triage_str("level"), __tags['level'])) AS level,
         triage_str(platform) AS platform,
@@ -77,7 +81,7 @@ keyed AS (
     FROM texts
 )
 SELECT
-    coalesce(nullif(event_id, ''), md5(CAST(__raw AS VARCHAR))) AS event_id,
+    coalesce(nullif(event_id, ''), __raw_md5) AS event_id,
     coalesce(group_id, short_id,
              left(CASE WHEN len(coalesce(fp_custom, [])) = 0 THEN default_basis
                        WHEN len(fingerprint) > len(fp_custom)

@@ -193,26 +193,23 @@ def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
             raise FileNotFoundError(f"{path}: no such file or folder")
 
 
-def _file_hash(path: Path) -> str:
+def _scan(path: Path) -> tuple[str, bool]:
+    """The file's SHA-256 and whether it has blank lines, in one read (why: both need every byte;
+    reading a large export twice cost as much as DuckDB's own read of it)."""
     h = hashlib.sha256()
+    blank = False
+    prev = b"\n"
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
-
-
-def _has_blank_lines(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        prev = b"\n"
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            if (
+            if not blank and (
                 (prev[-1:] == b"\n" and chunk[:1] in (b"\n", b"\r"))
                 or b"\n\n" in chunk
                 or b"\n\r\n" in chunk
             ):
-                return True
+                blank = True
             prev = chunk
-    return False
+    return h.hexdigest(), blank
 
 
 def _columns_sql(columns: list[str], extra: dict[str, str] | None = None) -> str:
@@ -243,6 +240,10 @@ class Ingester:
     def __init__(self, con: duckdb.DuckDBPyConnection, *, keep_raw: bool = False):
         self.con = con
         self.keep_raw = keep_raw
+        # How ``raw_input``'s record text is read: its ``__raw`` column, or (JSON fast path) an
+        # expression over the fields, evaluated only for the rows that need it.
+        self._raw_sql = "__raw"
+        self._blank_lines = False  # set by ingest_file's scan of the file
 
     # -- reading JSON records into raw_input ---------------------------------------------------
 
@@ -250,7 +251,7 @@ class Ingester:
         """Fill ``raw_input`` from a JSON file: DuckDB's reader, else record by record."""
         rejects: list[Reject] = []
         try:
-            if shape.layout == "ndjson" and not shape.compression and _has_blank_lines(path):
+            if shape.layout == "ndjson" and not shape.compression and self._blank_lines:
                 raise duckdb.InvalidInputException("blank lines: read line by line")
             self._fast_path(path, shape, label, columns)
         except (duckdb.Error, UnicodeDecodeError):  # the message may quote a cut UTF-8 char
@@ -276,12 +277,14 @@ class Ingester:
                 [label, str(path), str(path)],
             )
         else:
+            # No __raw column: the fields' JSON is built later only for the rows that need it
+            # (events without an id, rejects), not stored for every row.
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE raw_input AS "
-                f"SELECT *, ? AS __file, row_number() OVER () AS __line, "
-                f"{_fields_json(columns)} AS __raw FROM {read}",
+                f"SELECT *, ? AS __file, row_number() OVER () AS __line FROM {read}",
                 [label, str(path)],
             )
+            self._raw_sql = _fields_json(columns)
 
     def _slow_path(
         self, path: Path, shape: Shape, label: str, columns: list[str], rejects: list[Reject]
@@ -333,7 +336,7 @@ class Ingester:
         """raw_input -> staged in one statement; when it fails, halves are retried to isolate the
         record that cannot be normalized. (Binding the normalizer costs more than running it on a
         small file, so the common case binds it once.)"""
-        sql = sqlfiles.load("normalize_raw.sql")
+        sql = self._raw_sql_of(sqlfiles.load("normalize_raw.sql"))
         raw = "r.__raw" if self.keep_raw else "NULL::JSON"
         join = "JOIN raw_input r ON r.__line = n.source_line" if self.keep_raw else ""
         try:
@@ -349,25 +352,33 @@ class Ingester:
             "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY source_line) = 1"
         )
 
+    def _raw_sql_of(self, sql: str) -> str:
+        """``sql`` reading the record text as this file's ``raw_input`` provides it."""
+        return sql.replace("CAST(__raw AS VARCHAR)", f"CAST({self._raw_sql} AS VARCHAR)")
+
     def _normalize_bisect(self, sql: str, rejects: list[Reject]) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {sql} LIMIT 0")
         self.con.execute("ALTER TABLE staged ADD COLUMN raw JSON")
         bounds = self.con.execute("SELECT min(__line), max(__line) FROM raw_input").fetchone()
         ranged = sql.replace("FROM raw_input", "FROM raw_input WHERE __line BETWEEN ? AND ?")
         todo = [(bounds[0], bounds[1])] if bounds[0] is not None else []
+        raw_col = "r.__raw" if self.keep_raw else "NULL::JSON"
         while todo:
             lo, hi = todo.pop()
             try:
                 self.con.execute(
-                    f"INSERT INTO staged SELECT n.*, CASE WHEN ? THEN r.__raw END "
+                    f"INSERT INTO staged SELECT n.*, {raw_col} "
                     f"FROM ({ranged}) n "
                     f"JOIN raw_input r ON r.__line = n.source_line",
-                    [self.keep_raw, lo, hi],
+                    [lo, hi],
                 )
             except (duckdb.Error, UnicodeDecodeError) as exc:
                 if lo == hi:
                     raw = self.con.execute(
-                        "SELECT CAST(__raw AS VARCHAR) FROM raw_input WHERE __line = ?", [lo]
+                        self._raw_sql_of(
+                            "SELECT CAST(__raw AS VARCHAR) FROM raw_input WHERE __line = ?"
+                        ),
+                        [lo],
                     ).fetchone()
                     rejects.append(
                         Reject(
@@ -385,9 +396,11 @@ class Ingester:
         sql = sqlfiles.load("normalize_groups.sql")
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE groups_norm AS {sql}")
         for line, raw in self.con.execute(
-            "SELECT n.source_line, CAST(r.__raw AS VARCHAR) FROM groups_norm n "
-            "JOIN raw_input r ON r.__line = n.source_line "
-            "WHERE n.id IS NULL AND n.short_id IS NULL ORDER BY 1"
+            self._raw_sql_of(
+                "SELECT __line, CAST(__raw AS VARCHAR) FROM raw_input WHERE __line IN "
+                "(SELECT source_line FROM groups_norm WHERE id IS NULL AND short_id IS NULL) "
+                "ORDER BY 1"
+            )
         ).fetchall():
             rejects.append(Reject(line, "issue without `id` or `shortId`", raw[:RAW_TEXT_LIMIT]))
         self.con.execute(
@@ -457,8 +470,9 @@ class Ingester:
         if str(path) == STDIN:
             return self._ingest_stdin(force_kind)
         label = label or str(path)
+        self._raw_sql = "__raw"
         try:
-            digest = _file_hash(path)
+            digest, self._blank_lines = _scan(path)
             size = path.stat().st_size
         except OSError as exc:
             result = FileResult(label, "unreadable")
