@@ -71,14 +71,18 @@ texts AS (
             AS fp_custom
     FROM base
 ),
+templated AS (
+    SELECT *, triage_template(coalesce(message, exc_value, exc_type, '')) AS template FROM texts
+),
 keyed AS (
     SELECT
         *,
-        triage_template(coalesce(message, exc_value, exc_type, '')) AS template,
+        -- The template of coalesce(message, exc_value, ''): the one above unless both are NULL
+        -- (the regexes run once per event, not twice).
         md5(concat_ws(chr(31), coalesce(exc_type, ''),
-                      triage_template(coalesce(message, exc_value, '')),
+                      CASE WHEN coalesce(message, exc_value) IS NULL THEN '' ELSE template END,
                       coalesce(culprit, "transaction", ''))) AS default_basis
-    FROM texts
+    FROM templated
 )
 SELECT
     coalesce(nullif(event_id, ''), __raw_md5) AS event_id,
