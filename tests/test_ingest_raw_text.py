@@ -41,3 +41,26 @@ def test_issue_without_id_is_rejected_with_its_own_text(db, tmp_path):
     rej = db.rejects().to_dict("records")
     assert rej[0]["source_line"] == 2 and "without `id`" in rej[0]["reason"]
     assert json.loads(rej[0]["raw_text"])["title"] == "orphan issue"
+
+
+def test_one_read_gives_the_hash_and_finds_blank_lines_anywhere(tmp_path):
+    import hashlib
+
+    from triage.ingest import _scan
+
+    line = b'{"message": "x"}'
+    cases = {
+        b"": False,
+        line + b"\n" + line + b"\n": False,
+        line + b"\r\n" + line + b"\r\n": False,
+        line + b"\n\n" + line: True,
+        line + b"\r\n\r\n" + line: True,
+        b"\n" + line: True,
+        # on a 1 MiB read boundary: the blank line spans two chunks
+        b"x" * ((1 << 20) - 1) + b"\n\n" + line: True,
+        b"x" * ((1 << 20) - 1) + b"\n" + line: False,
+    }
+    for i, (data, blank) in enumerate(cases.items()):
+        f = tmp_path / f"{i}.ndjson"
+        f.write_bytes(data)
+        assert _scan(f) == (hashlib.sha256(data).hexdigest(), blank), i
