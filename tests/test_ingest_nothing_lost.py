@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import triage
@@ -110,6 +110,8 @@ def _write(path: Path, layout: str, records) -> tuple[Path, int | None]:
     count = None if len(lines) == 1 and lines[0].lstrip().startswith(b"[") else len(lines)
     if lines and not lines[0].lstrip().startswith((b"{", b"[")) and b"," in lines[0]:
         count = None  # may well be a CSV header: its rows are counted, not its lines
+    if lines and lines[0].strip() == b"{":
+        count = None  # a lone "{" opens a pretty-printed object: one (broken) record, one reject
     if layout == "ndjson":
         path.write_bytes(body)
         return path, count
@@ -127,6 +129,7 @@ def _write(path: Path, layout: str, records) -> tuple[Path, int | None]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(files=st.lists(export_file(), min_size=1, max_size=3))
+@example(files=[("ndjson", [("broken", b"{"), ("broken", b"\x00")])])  # read as one broken object
 def test_every_record_is_ingested_or_rejected(files, tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TRIAGE_MAX_RECORD_BYTES", str(MAX_RECORD))
     folder = tmp_path_factory.mktemp("acct")
