@@ -237,7 +237,8 @@ def test_typescript_classify_takes_status_and_tags(ts_build):
     assert json.loads(res.stdout) == ["auth_expired", None, "istanbul", "openhuman"]
 
 
-RUST_MAIN = r"""
+# Both Rust programs read hex-encoded lines (any byte survives the pipe) from stdin.
+RUST_HEX_PRELUDE = r"""
 use std::io::{Read, Write};
 
 fn dec(h: &str) -> String {
@@ -247,7 +248,11 @@ fn dec(h: &str) -> String {
         .collect();
     String::from_utf8(bytes).unwrap()
 }
+"""
 
+RUST_MAIN = (
+    RUST_HEX_PRELUDE
+    + r"""
 fn main() {
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).unwrap();
@@ -273,6 +278,7 @@ fn main() {
     std::io::stdout().write_all(out.as_bytes()).unwrap();
 }
 """
+)
 
 
 def _regex_crate() -> Path | None:
@@ -365,17 +371,9 @@ const out = patterns.map((p) => {
 fs.writeFileSync(1, out.join("\n") + "\n");
 """
 
-RX_RS = r"""
-use std::io::{Read, Write};
-
-fn dec(h: &str) -> String {
-    let bytes: Vec<u8> = (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-        .collect();
-    String::from_utf8(bytes).unwrap()
-}
-
+RX_RS = (
+    RUST_HEX_PRELUDE
+    + r"""
 fn main() {
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).unwrap();
@@ -394,6 +392,7 @@ fn main() {
     std::io::stdout().write_all(out.as_bytes()).unwrap();
 }
 """
+)
 
 
 def _random_patterns(n: int, seed: int = 6) -> list[tuple[str, bool]]:

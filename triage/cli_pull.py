@@ -126,22 +126,7 @@ def _page_line(kind: str, page: Page, fr: FileResult) -> None:
 )
 @click.option("--keep-raw", is_flag=True, help="Also store each raw payload (about 20x the space).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr (retries still).")
-def pull_cmd(
-    org: str,
-    project: str,
-    url: str | None,
-    since: str,
-    query: str,
-    db: str | None,
-    rules: str,
-    threshold: float,
-    fail_on: tuple[str, ...],
-    wait: float,
-    fmt: str,
-    retries: int,
-    keep_raw: bool,
-    quiet: bool,
-) -> None:
+def pull_cmd(quiet: bool, **opts) -> None:
     """Fetch ORG/PROJECT's issues and their events from Sentry's web API into the database.
 
     Issues seen since --since are listed, then each one's events in the window are fetched
@@ -159,28 +144,10 @@ def pull_cmd(
     """
     handler = _logging(quiet)
     try:
-        _pull(
-            org,
-            project,
-            url,
-            since,
-            query,
-            db,
-            rules,
-            threshold,
-            fail_on,
-            wait,
-            fmt,
-            retries,
-            keep_raw,
-        )
+        _pull(**opts)
     except (click.ClickException, SystemExit):
         raise
-    except SentryAuthError as exc:
-        raise ConfigError(str(exc)) from None
-    except pull_mod.SinceError as exc:
-        raise ConfigError(str(exc)) from None
-    except store.StoreError as exc:
+    except (SentryAuthError, pull_mod.SinceError, store.StoreError) as exc:
         raise ConfigError(str(exc)) from None
     except SentryAPIError as exc:
         click.echo(f"Error: Sentry API: {exc}", err=True)
