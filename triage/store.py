@@ -177,7 +177,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     on two branches at once) are both applied.
     """
     version = current_version(con)
-    applied = {r[0] for r in con.execute("SELECT name FROM schema_version").fetchall()}
+    pending = set(_pending_scripts(con))
     scripts = sqlfiles.schema_files()
     newest = scripts[-1][0] if scripts else 0
     if version > newest:
@@ -186,7 +186,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             "upgrade sentry-triage"
         )
     for number, name, sql in scripts:
-        if name in applied:
+        if name not in pending:
             continue
         con.execute("BEGIN TRANSACTION")
         try:
