@@ -9,12 +9,14 @@ input, and every ratio is against a baseline of the same run: on a shared machin
 measured together mean anything. Generated data goes to ``--workdir`` (default /tmp), never
 the repo.
 
-Stages: DuckDB ``read_json`` of the needed fields (explicit columns) and auto-detected, as the
-floor; ``triage ingest`` of NDJSON, gzip and zstd; classify with ``openhuman`` and with a 200-rule
-table (65 regex), on realistic and on all-distinct messages, against the plain ``CASE`` chain;
-bursts; report; ``triage run`` end to end. The notebook baseline (``pandas.json_normalize`` and a
-Python ``re`` loop over the same rules) runs on a slice (``--baseline-events``, default 100k) and
-its rate is compared per event.
+Stages: the floor, DuckDB's typed ``read_json`` writing the normalized columns into a file
+database (``benchmarks/floor.sql``, frozen), on NDJSON, gzip and zstd; two older references
+(``read_json`` of every needed field as ``JSON``, and auto-detected); ``triage ingest`` of NDJSON,
+gzip and zstd; 200 one-event files against one NDJSON of the same events; classify with
+``openhuman`` and with a 200-rule table (65 regex), on realistic and on all-distinct messages,
+against the plain ``CASE`` chain; bursts; report; ``triage run --db`` end to end (against ingest
+alone). The notebook baseline (``pandas.json_normalize`` and a Python ``re`` loop over the same
+rules) runs on a slice (``--baseline-events``, default 100k) and its rate is compared per event.
 """
 
 from __future__ import annotations
@@ -60,7 +62,23 @@ NEEDED = [
 # Stages: each runs in its own process (``run.py --stage NAME ...``) and prints one JSON line.
 
 
+FLOOR_SQL = HERE / "floor.sql"
+FLOOR = "typed floor: read_json typed + normalized columns, file db (floor.sql)"
+OLD_FLOOR = "read_json, every field as JSON (old floor, reference)"
+
+
 def _stage(name: str, a: dict) -> dict:
+    if name == "floor":
+        import duckdb
+
+        con = duckdb.connect(a["db"])
+        sql = FLOOR_SQL.read_text(encoding="utf-8")
+        t = time.perf_counter()
+        con.execute(sql, [a["path"], a["path"]])
+        con.close()  # the checkpoint is part of writing a file database
+        dt = time.perf_counter() - t
+        n = duckdb.connect(a["db"]).execute("SELECT count(*) FROM events_floor").fetchone()[0]
+        return {"seconds": dt, "events": n}
     if name == "read_json":
         import duckdb
 
@@ -87,13 +105,14 @@ def _stage(name: str, a: dict) -> dict:
     import triage
 
     if name == "ingest":
+        t = time.perf_counter()
         with triage.open(a["db"]) as db:
-            t = time.perf_counter()
             r = db.ingest([a["path"]])
-            dt = time.perf_counter() - t
-            if r.rejects or not r.added:
-                raise SystemExit(f"ingest of {a['path']}: {r.added} added, {r.rejects} rejected")
-            return {"seconds": dt, "events": r.added}
+        dt = time.perf_counter() - t  # with the close: the checkpoint, as for the floor
+        if r.rejects or not r.added:
+            raise SystemExit(f"ingest of {a['path']}: {r.added} added, {r.rejects} rejected")
+        out = {"seconds": dt, "events": r.added}
+        return out | ({"files": len(r.files)} if len(r.files) > 1 else {})
     if name == "classify":
         from triage import classify as classify_mod
 
@@ -355,9 +374,16 @@ class Bench:
 
     def ingest_stages(self, p, size, db, ddb, scratch, fresh) -> None:
         a = self.args
-        # Ingest: the DuckDB floor, then the pipeline.
+        # Ingest: the typed floor (and the older references), then the pipeline, per compression.
         self.measure(
-            "read_json, explicit columns (DuckDB floor)",
+            FLOOR,
+            lambda: _stage_cmd("floor", path=str(p["ndjson"]), db=str(scratch)),
+            prepare=fresh(scratch),
+            size_bytes=size,
+            repeat=a.repeat_slow,
+        )
+        self.measure(
+            OLD_FLOOR,
             lambda: _stage_cmd("read_json", path=str(p["ndjson"]), db=str(scratch)),
             prepare=fresh(scratch),
             size_bytes=size,
@@ -378,34 +404,63 @@ class Bench:
             size_bytes=size,
             repeat=a.repeat_slow,
         )
-        self.measure(
-            "read_json, gzip (DuckDB floor)",
-            lambda: _stage_cmd("read_json", path=str(p["gz"]), db=str(scratch)),
-            prepare=fresh(scratch),
-            size_bytes=size,
-            repeat=a.repeat_slow,
-        )
-        self.measure(
-            "triage ingest, gzip",
-            lambda: _stage_cmd("ingest", path=str(p["gz"]), db=str(scratch)),
-            prepare=fresh(scratch),
-            size_bytes=size,
-            repeat=a.repeat_slow,
-        )
-        if "zst" in p:
+        for key, what in (("gz", "gzip"), ("zst", "zstd")):
+            if key not in p:
+                continue
             try:
                 self.measure(
-                    "triage ingest, zstd",
-                    lambda: _stage_cmd("ingest", path=str(p["zst"]), db=str(scratch)),
+                    f"typed floor, {what}",
+                    lambda k=key: _stage_cmd("floor", path=str(p[k]), db=str(scratch)),
+                    prepare=fresh(scratch),
+                    size_bytes=size,
+                    repeat=a.repeat_slow,
+                )
+                self.measure(
+                    f"triage ingest, {what}",
+                    lambda k=key: _stage_cmd("ingest", path=str(p[k]), db=str(scratch)),
                     prepare=fresh(scratch),
                     size_bytes=size,
                     repeat=a.repeat_slow,
                 )
             except RuntimeError as exc:
-                self.log(f"zstd ingest not measured: {str(exc).splitlines()[-1]}")
-        self.log("ingesting the all-distinct export ...")
-        fresh(ddb)()
-        _run(_stage_cmd("ingest", path=str(p["distinct"]), db=str(ddb)))
+                self.log(f"{what} not measured: {str(exc).splitlines()[-1]}")
+        if want_small := a.small_files:
+            one, folder = self.small_files(p, want_small)
+            self.measure(
+                f"triage ingest, {want_small} events in one NDJSON",
+                lambda: _stage_cmd("ingest", path=str(one), db=str(scratch)),
+                prepare=fresh(scratch),
+                events=want_small,
+            )
+            self.measure(
+                f"triage ingest, the same {want_small} events as one-event files",
+                lambda: _stage_cmd("ingest", path=str(folder), db=str(scratch)),
+                prepare=fresh(scratch),
+                events=want_small,
+            )
+        if "classify" in a.stages.split(","):
+            self.log("ingesting the all-distinct export ...")
+            fresh(ddb)()
+            _run(_stage_cmd("ingest", path=str(p["distinct"]), db=str(ddb)))
+
+    def small_files(self, p, n: int) -> tuple[Path, Path]:
+        """The first ``n`` events as one NDJSON file and as ``n`` one-event JSON files (the JSON
+        link's and sentry-cli's shape: one pretty-printed object per file)."""
+        one = self.work / f"small-{n}-s{self.args.seed}.ndjson"
+        folder = self.work / f"small-{n}-s{self.args.seed}"
+        if not folder.exists():
+            tmp = folder.with_name(folder.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            lines = []
+            with open(p["ndjson"], encoding="utf-8") as fh:
+                for i, line in zip(range(n), fh, strict=False):
+                    lines.append(line)
+                    ev = json.loads(line)
+                    (tmp / f"event-{i:05d}.json").write_text(json.dumps(ev, indent=2))
+            one.write_text("".join(lines), encoding="utf-8")
+            tmp.rename(folder)
+        return one, folder
 
     def classify_stages(self, p, db, ddb) -> None:
         # Classify: the fast form against the plain CASE chain, same data, same run.
@@ -423,18 +478,22 @@ class Bench:
         a = self.args
         # End to end: the CLI a user runs, in memory, JSON report thrown away.
         triage_cli = shutil.which("triage") or str(Path(sys.executable).with_name("triage"))
+        e2e_db = self.work / "e2e.duckdb"
         self.measure(
-            "triage run, end to end (NDJSON)",
+            "triage run --db, end to end (NDJSON)",
             lambda: [
                 triage_cli,
                 "run",
                 str(p["ndjson"]),
+                "--db",
+                str(e2e_db),
                 "--format",
                 "json",
                 "--output",
                 os.devnull,
                 "-q",
             ],
+            prepare=lambda: [q.unlink() for q in (e2e_db, Path(f"{e2e_db}.wal")) if q.exists()],
             size_bytes=size,
             repeat=a.repeat_slow,
         )
@@ -492,8 +551,21 @@ class Bench:
                     f"({ra['rate']:,.0f} vs {rb['rate']:,.0f} events/s)"
                 )
 
-        ratio("triage ingest, NDJSON", "read_json, explicit", "ingest vs DuckDB's own read_json")
-        ratio("triage ingest, gzip", "read_json, gzip", "gzip ingest vs DuckDB's read_json of gzip")
+        ratio("triage ingest, NDJSON", FLOOR, "**ingest NDJSON vs the typed floor**")
+        for what in ("gzip", "zstd"):
+            ratio(f"triage ingest, {what}", f"typed floor, {what}", f"**ingest {what} vs floor**")
+        ratio("triage ingest, NDJSON", OLD_FLOOR, "ingest NDJSON vs the old JSON-typed floor")
+        ratio(FLOOR, OLD_FLOOR, "typed floor vs the old JSON-typed floor")
+        files, one = (
+            self.row("triage ingest, the same"),
+            self.row("triage ingest, " + str(self.args.small_files) + " events in one"),
+        )
+        if files and one:
+            out.append(
+                f"- **{self.args.small_files} one-event files vs one NDJSON of the same events**: "
+                f"**{files['seconds'] / one['seconds']:.2f}x** the time ({files['seconds']:.2f} s "
+                f"vs {one['seconds']:.2f} s)"
+            )
         for label in ("openhuman", "200 rules"):
             for data in ("realistic", "all-distinct"):
                 ratio(
@@ -516,7 +588,14 @@ class Bench:
                     f"**{ours['rate'] / nb_rate:.0f}x** ({ours['rate']:,.0f} vs {nb_rate:,.0f} "
                     "events/s)"
                 )
-        e2e, big = self.row("triage run, end to end (NDJSON)"), self.row("triage run, end to end, ")
+        e2e, ing = self.row("triage run --db, end to end"), self.row("triage ingest, NDJSON")
+        if e2e and ing and e2e["events"] == ing["events"]:
+            out.append(
+                f"- **end to end vs ingest alone**: **{e2e['seconds'] / ing['seconds']:.2f}x** the "
+                f"time ({e2e['seconds']:.1f} s vs {ing['seconds']:.1f} s); end-to-end peak RSS "
+                f"{e2e['rss_mb']:,.0f} MB"
+            )
+        big = self.row("triage run, end to end, ")
         if e2e and big:
             growth = big["rss_mb"] / e2e["rss_mb"] - 1
             out.append(
@@ -627,6 +706,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         metavar="EVENTS",
         help="also run end to end on EVENTS events, to see how peak RSS grows",
+    )
+    ap.add_argument(
+        "--small-files",
+        type=int,
+        default=200,
+        metavar="N",
+        help="with the ingest stage: N one-event files vs one NDJSON of them (200; 0 skips)",
     )
     args = ap.parse_args(argv)
     bench = Bench(args)
