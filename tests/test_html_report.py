@@ -293,6 +293,20 @@ def test_max_charts_limits_the_per_group_sections(demo_db):
     assert page.count("<tr data-group=") == 7  # the table keeps every group
 
 
+def test_group_table_is_cut_at_max_rows_unless_asked_for_all(demo_db):
+    everything = demo_db.html_report("openhuman", max_rows=None, max_charts=1)
+    cut = demo_db.html_report("openhuman", max_rows=2, max_charts=1)
+    groups = len(demo_db.report("openhuman").groups)
+
+    def rows(page: str) -> list[str]:
+        table = page[page.index('<table class="sortable" id="groups">') :]
+        return re.findall(r'<tr data-group="([^"]+)"', table[: table.index("</table>")])
+
+    assert len(rows(everything)) == groups > 2 and 'id="groups-cut"' not in everything
+    assert rows(cut) == rows(everything)[:2]
+    assert f"The first 2 of {groups} groups" in cut
+
+
 def test_cli_report_html_to_file_and_stdout(tmp_path):
     dbp = str(tmp_path / "c.duckdb")
     runner = CliRunner()
@@ -350,4 +364,5 @@ def test_example_notebook_runs_top_to_bottom(tmp_path):
     rich = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     assert any("composio unavailable" in h and "downgrade" in h for h in rich)
     assert any("polling bursts per (group, user)" in h and "5.005" in h for h in rich)
-    assert (tmp_path / "triage-report.html").stat().st_size > 50_000
+    page = (tmp_path / "triage-report.html").read_text(encoding="utf-8")
+    assert len(page) > 20_000 and page.count('data-chart="timeline"') >= 5

@@ -138,13 +138,17 @@ class Store:
         reclassify: bool = True,
         max_charts: int = 30,
         unmatched: int = 10,
+        max_rows: int | None = 500,
     ) -> str:
-        """The report as one self-contained HTML page with charts (see triage.html_report)."""
+        """The report as one self-contained HTML page with charts (see triage.html_report);
+        the group table lists the first ``max_rows`` groups (``None``: every group)."""
         from triage import html_report
 
         table = _rules.load(rules)
         rep = self.report(table, threshold=threshold, reclassify=reclassify)
-        return html_report.render(self.con, table, rep, max_charts=max_charts, unmatched=unmatched)
+        return html_report.render(
+            self.con, table, rep, max_charts=max_charts, unmatched=unmatched, max_rows=max_rows
+        )
 
     def diff(
         self,
