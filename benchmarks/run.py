@@ -114,7 +114,7 @@ def _stage(name: str, a: dict) -> dict:
         out = {"seconds": dt, "events": r.added}
         return out | ({"files": len(r.files)} if len(r.files) > 1 else {})
     if name == "classify":
-        from triage import classify as classify_mod
+        from triage.analysis import classify as classify_mod
 
         with triage.open(a["db"]) as db:
             table = triage.load_rules(a["rules"])

@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pandas
 
-from triage.compile_sql import compile_blocked
 from triage.rules import RuleTable, fields_of, load
+from triage.targets.sql import compile_blocked
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO.parent / "shared" / "samples"

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import triage
-from triage import classify as classify_mod
-from triage.compile_sql import compile_blocked, re2_escape
+from triage.analysis import classify as classify_mod
 from triage.rules import builtin_names
+from triage.targets.sql import compile_blocked, re2_escape
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -156,7 +156,7 @@ def messages_con():
 )
 @given(st.lists(cond, min_size=1, max_size=12), st.sampled_from([1, 2, 3, 40]))
 def test_blocked_equals_case_on_random_tables(messages_con, conds, block_size):
-    from triage.compile_sql import compile_table
+    from triage.targets.sql import compile_table
 
     text = "\n".join(
         f'[[rules]]\nid = "r{i}"\nkind = "k"\nlevel = "info"\nwhen = {_toml_value(c)}\n'

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from events_factory import raw_event, write_ndjson
 
 import triage
-from triage.bursts import format_period
+from triage.analysis.bursts import format_period
 from triage.cli import main
 
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from events_factory import raw_event, write_ndjson
 
 import triage
+from triage.analysis.lint import lint
 from triage.cli import main
-from triage.lint import lint
 
 # A table with a deliberately broad 401 rule: every 401 is "our session expired" (issue #2286).
 BROAD_401 = """

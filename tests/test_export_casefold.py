@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import duckdb
 
-from triage.casefold import LOWER_MAP, fold_class, lower
-from triage.rule_examples import matches
+from triage.analysis.examples import matches
 from triage.rules import parse
+from triage.rules.casefold import LOWER_MAP, fold_class, lower
 
 
 def _scalars(start: int, stop: int) -> str:

@@ -12,8 +12,8 @@ from sentry_sdk.transport import Transport
 
 import triage
 import triage.sentry as ts
-from triage.match import compile_table
 from triage.rules import parse
+from triage.targets.python import compile_table
 
 SEED = "composio unavailable: no backend session token. Sign in first (auth_store_session)."
 

@@ -20,10 +20,10 @@ import pytest
 from parity_corpus import REPO, TABLES, corpus, sql_classify
 
 import triage
-from triage.exporters import export
-from triage.match import compile_table
 from triage.rules import load
 from triage.sentry import classify_event
+from triage.targets import export
+from triage.targets.python import compile_table
 
 DEBIAN_REGISTRY = Path("/usr/share/cargo/registry")
 TSC = REPO / "node_modules" / "typescript" / "bin" / "tsc"
@@ -401,7 +401,7 @@ def _random_patterns(n: int, seed: int = 6) -> list[tuple[str, bool]]:
 
     import re2
 
-    from triage.exporters.regex_subset import translate
+    from triage.rules.regex_subset import translate
 
     rnd = random.Random(seed)
     lits = [
@@ -495,7 +495,7 @@ def _compare_random(target: str, pats, texts, want, got: list[str], capsys) -> N
 def test_random_patterns_under_node_match_re2(random_cases, capsys, tmp_path):
     if shutil.which("node") is None:
         pytest.skip("node is not installed (.ci/run installs nodejs)")
-    from triage.exporters.regex_subset import translate
+    from triage.rules.regex_subset import translate
 
     pats, texts, want = random_cases
     (tmp_path / "rx.js").write_text(RX_JS, encoding="utf-8")
@@ -508,7 +508,7 @@ def test_random_patterns_under_node_match_re2(random_cases, capsys, tmp_path):
 
 
 def test_random_patterns_under_rust_regex_match_re2(rust_crate, random_cases, capsys):
-    from triage.exporters.regex_subset import translate
+    from triage.rules.regex_subset import translate
 
     d, env = rust_crate
     pats, texts, want = random_cases

@@ -13,9 +13,9 @@ from parity_corpus import STRESS, TABLES, variants
 
 import triage
 from triage.cli import main
-from triage.exporters import ExportError, export
-from triage.exporters.regex_subset import Unsupported, translate
 from triage.rules import leaves, load, parse
+from triage.rules.regex_subset import Unsupported, translate
+from triage.targets import ExportError, export
 
 PATTERNS = [
     r"\b401\b.*\bunauthori[sz]ed\b",
@@ -237,7 +237,7 @@ def test_random_patterns_translate_to_what_re2_matches(pattern, case_sensitive, 
 
 
 def test_lint_names_regexes_the_exports_would_refuse():
-    from triage.lint import lint
+    from triage.analysis.lint import lint
 
     table = parse(
         "[[rules]]\nid = 'flags'\nkind = 'k'\nlevel = 'info'\nfield = 'message'\n"

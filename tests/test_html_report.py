@@ -22,9 +22,10 @@ from headless_chromium import Browser, find_chromium
 from sentry_sdk.transport import Transport
 
 import triage
-from triage import html_report, sqlfiles
 from triage.cli import main
+from triage.render import html as html_report
 from triage.rules import load as load_rules
+from triage.store import sqlfiles as sqlfiles
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"

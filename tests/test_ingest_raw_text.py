@@ -46,7 +46,7 @@ def test_issue_without_id_is_rejected_with_its_own_text(db, tmp_path):
 def test_one_read_gives_the_hash_and_finds_blank_lines_anywhere(tmp_path):
     import hashlib
 
-    from triage.ingest import _scan
+    from triage.ingest.ingester import _scan
 
     line = b'{"message": "x"}'
     cases = {

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import triage
 from triage.cli import main
-from triage.shapes import detect
+from triage.ingest.shapes import detect
 
 SEEN_TWICE = "00952c9936084f759aecdb0f195dd82f"
 
@@ -307,8 +307,8 @@ def test_progress_bar_on_a_terminal_and_silent_otherwise():
 
     from rich.console import Console
 
-    from triage.ingest import FileResult
-    from triage.progress import IngestProgress
+    from triage.ingest.ingester import FileResult
+    from triage.render.progress import IngestProgress
 
     buf = io.StringIO()
     term = Console(file=buf, force_terminal=True, width=120)

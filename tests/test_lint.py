@@ -7,9 +7,9 @@ import textwrap
 
 from click.testing import CliRunner
 
-from triage import rules
+from triage.analysis.lint import generic_reason, lint
 from triage.cli import main
-from triage.lint import generic_reason, lint
+from triage.rules import table as rules
 
 SHADOWED = """
 name = "shadowed"

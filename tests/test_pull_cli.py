@@ -207,7 +207,7 @@ def test_pull_without_token_exits_2(fake, tmp_path, monkeypatch):
 
 
 def test_store_pull_api_twin(fake, tmp_path):
-    from triage.sentry_api import SentryClient
+    from triage.ingest.sentry_api import SentryClient
 
     with triage.open(tmp_path / "t.duckdb") as s, SentryClient(fake.url) as client:
         res = s.pull("acme", "tauri", since="2026-11-20", client=client)

@@ -7,7 +7,7 @@ import logging
 import pytest
 from sentry_fake import T0, FakeSentry, Fault, polling_events
 
-from triage.sentry_api import (
+from triage.ingest.sentry_api import (
     SentryAPIError,
     SentryAuthError,
     SentryClient,
@@ -76,7 +76,7 @@ def test_sends_bearer_token_and_never_shows_it(fake, client):
 
 def test_429_waits_retry_after_then_continues(fake, client, waits, caplog):
     fake.fail_next("/api/0/organizations/", Fault(429, {"Retry-After": "7"}, '{"detail":"slow"}'))
-    with caplog.at_level(logging.WARNING, logger="triage.pull"):
+    with caplog.at_level(logging.WARNING, logger="triage.ingest.pull"):
         pages = list(client.issue_events("acme", "101"))
     assert sum(len(p.records) for p in pages) == 5
     assert waits == [7.0]
@@ -118,7 +118,7 @@ def test_body_cut_short_mid_transfer_is_retried(fake, client, waits):
 
 def test_truncated_json_body_is_retried(fake, client, waits, caplog):
     fake.fail_next("/api/0/", Fault(200, body='[{"id": "7ca573c0f4814912aaa9bdc77d1a7d51", "ent'))
-    with caplog.at_level(logging.WARNING, logger="triage.pull"):
+    with caplog.at_level(logging.WARNING, logger="triage.ingest.pull"):
         pages = list(client.issue_events("acme", "101"))
     assert sum(len(p.records) for p in pages) == 5
     assert "not JSON, perhaps cut short" in caplog.text

@@ -178,7 +178,7 @@ def test_read_only_store_reports_without_writing(demo_db):
 def test_read_only_open_of_an_older_file_migrates_it_first(tmp_path):
     import duckdb
 
-    from triage import sqlfiles
+    from triage.store import sqlfiles as sqlfiles
 
     path = tmp_path / "old.duckdb"
     first, *later = sqlfiles.schema_files()

@@ -19,18 +19,19 @@ from typing import TYPE_CHECKING
 import duckdb
 import pandas as pd
 
-from triage import bursts as _bursts
-from triage import classify as _classify
-from triage import diff as _diff
-from triage import report as _report
-from triage import rule_source, store
 from triage import rules as _rules
-from triage.ingest import FileResult, Ingester, IngestResult, ingest_paths
-from triage.sentry_api import SentryClient
-from triage.sqlfiles import package_dir
+from triage import store
+from triage.analysis import bursts as _bursts
+from triage.analysis import classify as _classify
+from triage.analysis import diff as _diff
+from triage.analysis import report as _report
+from triage.ingest.ingester import FileResult, Ingester, IngestResult, ingest_paths
+from triage.ingest.sentry_api import SentryClient
+from triage.rules import source as rule_source
+from triage.store.sqlfiles import package_dir
 
 if TYPE_CHECKING:
-    from triage.pull import PullResult
+    from triage.ingest.pull import PullResult
 
 PathLike = str | os.PathLike[str]
 
@@ -140,9 +141,9 @@ class Store:
         unmatched: int = 10,
         max_rows: int | None = 500,
     ) -> str:
-        """The report as one self-contained HTML page with charts (see triage.html_report);
+        """The report as one self-contained HTML page with charts (see triage.render.html);
         the group table lists the first ``max_rows`` groups (``None``: every group)."""
-        from triage import html_report
+        from triage.render import html as html_report
 
         table = _rules.load(rules)
         rep = self.report(table, threshold=threshold, reclassify=reclassify)
@@ -170,7 +171,7 @@ class Store:
 
     def lint(self, rules: str | Path | _rules.RuleTable = "openhuman", **kw) -> list:
         """Lint a rule table against the stored events too (see :func:`triage.lint.lint`)."""
-        from triage import lint as _lint
+        from triage.analysis import lint as _lint
 
         return _lint.lint(rule_source.load(rules), store=self, **kw)
 
@@ -206,7 +207,7 @@ class Store:
         ``since``: ``24h``, ``7d``, an ISO time, or ``last``. The token comes from
         ``$SENTRY_AUTH_TOKEN``; ``url`` (else ``$SENTRY_URL``, else sentry.io) names the server.
         """
-        from triage import pull as _pull
+        from triage.ingest import pull as _pull
 
         own = client is None
         client = client or SentryClient(url)

@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from triage.casefold import lower
-from triage.match import Matcher, compile_table
 from triage.rules import Rule, RuleTable, load
+from triage.rules.casefold import lower
+from triage.targets.python import Matcher, compile_table
 
 log = logging.getLogger("triage.sentry")
 

@@ -1,0 +1,80 @@
+"""Check a rule table's examples through the real SQL classifier (not a second implementation)."""
+
+from __future__ import annotations
+
+import duckdb
+
+from triage.rules import Example, Rule, RuleTable
+from triage.targets.sql import compile_condition
+
+# Example fields -> the column each one fills in the scratch table.
+_COLUMNS = {
+    "message": "message",
+    "exception.type": "exc_type",
+    "exception.value": "exc_value",
+    "logger": "logger",
+    "level": "level",
+    "platform": "platform",
+    "transaction": "transaction",
+    "release": "release",
+    "environment": "environment",
+    "project": "project",
+}
+
+
+def _example_column(field: str) -> str:
+    if field in _COLUMNS:
+        return f"coalesce(\"{_COLUMNS[field]}\", '')"
+    name = field.removeprefix("tags.").replace("'", "''")
+    return f"coalesce(tags['{name}'], '')"
+
+
+def _load_examples(con: duckdb.DuckDBPyConnection, examples: list[Example]) -> None:
+    cols = ", ".join(f'"{c}" VARCHAR' for c in _COLUMNS.values())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ex (i INTEGER, {cols}, tags MAP(VARCHAR, VARCHAR))")
+    rows = []
+    for i, ex in enumerate(examples):
+        values = [ex.fields.get(f) for f in _COLUMNS]
+        tags = {k[5:]: v for k, v in ex.fields.items() if k.startswith("tags.")}
+        rows.append([i, *values, tags])
+    if rows:
+        placeholders = ", ".join(["?"] * (len(_COLUMNS) + 2))
+        con.executemany(f"INSERT INTO ex VALUES ({placeholders})", rows)
+
+
+def matches(
+    rule: Rule, examples: list[Example], con: duckdb.DuckDBPyConnection | None = None
+) -> list[bool]:
+    """Whether ``rule``'s condition matches each example, evaluated by DuckDB."""
+    own = con is None
+    con = con or duckdb.connect()
+    try:
+        _load_examples(con, examples)
+        params: list[str] = []
+        cond = compile_condition(rule.condition, _example_column, params)
+        got = dict(con.execute(f"SELECT i, {cond} FROM ex", params).fetchall())
+        return [bool(got.get(i)) for i in range(len(examples))]
+    finally:
+        if own:
+            con.close()
+
+
+def check_examples(table: RuleTable) -> tuple[list[str], int]:
+    """Failures as readable lines, and how many examples were checked."""
+    failures: list[str] = []
+    checked = 0
+    con = duckdb.connect()
+    try:
+        for rule in table.rules:
+            for expect, exs in ((True, rule.match_examples), (False, rule.no_match_examples)):
+                if not exs:
+                    continue
+                got = matches(rule, list(exs), con)
+                checked += len(exs)
+                for ex, ok in zip(exs, got, strict=True):
+                    if ok != expect:
+                        word = "should match but does not" if expect else "matches but should not"
+                        failures.append(f"rule {rule.id}: {ex.label!r} {word}")
+    finally:
+        con.close()
+    return failures, checked

@@ -1,0 +1,178 @@
+"""The group report: which groups a rule table moves out of error volume, and by how much."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from triage.analysis.verdicts import DEFAULT_THRESHOLD
+from triage.common.text import jsonable, md_cell, short
+from triage.rules import RuleTable
+from triage.store import sqlfiles as sqlfiles
+
+SCHEMA = "triage.report/1"
+GROUP_KEYS = [
+    "group",
+    "title",
+    "events",
+    "users",
+    "first_seen",
+    "last_seen",
+    "level",
+    "kind",
+    "new_level",
+    "reclassified_events",
+    "reclassified_share",
+    "verdict",
+    "rules",
+    "group_key",  # the stored key (Sentry group id or computed hash) when `group` is a short id
+    "sentry_events",  # Sentry's own count for the group, when an issues export gave it
+    "sentry_users",  # Sentry's own userCount
+]
+# Burst evidence per group (see queries/bursts.sql); flat in CSV and the DataFrame, one `burst`
+# object (or null when no user bursts) in the JSON.
+BURST_KEYS = ["burst_events", "bursting_users", "top_user_share", "period_s", "polling"]
+
+
+@dataclass
+class Report:
+    """A report as data: ``groups`` (one row per group) and ``totals``; render with ``to_*``."""
+
+    groups: pd.DataFrame
+    totals: dict[str, Any]
+    rules_name: str
+    rules_hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract for scheduled jobs (``triage.report/1``)."""
+        rows = []
+        for rec in self.groups.to_dict(orient="records"):
+            row = {k: jsonable(rec.get(k)) for k in GROUP_KEYS}
+            row["burst"] = _burst(rec)
+            rows.append(row)
+        return {
+            "schema": SCHEMA,
+            "rules": {"name": self.rules_name, "hash": self.rules_hash},
+            "totals": {k: jsonable(v) for k, v in self.totals.items()},
+            "groups": rows,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def to_csv(self) -> str:
+        df = self.groups[GROUP_KEYS + BURST_KEYS].copy()
+        df["rules"] = df["rules"].map(lambda r: ";".join(r) if r is not None else "")
+        buf = io.StringIO()
+        df.to_csv(buf, index=False)
+        return buf.getvalue()
+
+    def to_markdown(self) -> str:
+        t = self.totals
+        lines = [
+            f"**Impact of rule table `{self.rules_name}`** (hash `{self.rules_hash}`)",
+            "",
+            f"- {t['events']:,} events in {t['groups']:,} groups; "
+            f"{t['leaving_events']:,} events ({t['leaving_share']:.1%} of error volume) would "
+            f"leave error volume, about {t['events_per_day_saved']:,.1f} per day.",
+            f"- Groups downgraded: {t['downgraded_groups']}; partial: {t['partial_groups']}; "
+            f"unchanged: {t['unchanged_groups']}.",
+            "",
+            "| verdict | group | title | events | users | level → new | kind | rules | polling |",
+            "|---|---|---|---:|---:|---|---|---|---|",
+        ]
+        for r in self.groups.itertuples(index=False):
+            rules = ", ".join(r.rules) if r.rules is not None and len(r.rules) else ""
+            kind = r.kind if isinstance(r.kind, str) else ""
+            lines.append(
+                f"| {r.verdict} | `{md_cell(r.group)}` | {md_cell(short(r.title, 80))} "
+                f"| {r.events:,} | {r.users:,} | {r.level} → {r.new_level} | {md_cell(kind)} "
+                f"| {md_cell(rules)} | {polling_text(r._asdict())} |"
+            )
+        return "\n".join(lines) + "\n"
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the totals in a line, then the groups with their burst evidence."""
+        from triage.common.notebook import html_table
+
+        t = self.totals
+        caption = (
+            f"rules {self.rules_name} ({self.rules_hash}): {t['events']:,} events in "
+            f"{t['groups']:,} groups; {t['leaving_events']:,} leave error volume "
+            f"({t['leaving_share']:.1%}), about {t['events_per_day_saved']:,.1f} per day; "
+            f"{t['downgraded_groups']} downgrade, {t['partial_groups']} partial"
+        )
+        return html_table(caption, self.groups[GROUP_KEYS + BURST_KEYS])
+
+
+def _burst(rec: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON ``burst`` object of a group: null when no user polls it."""
+    if not rec.get("bursting_users"):
+        return None
+    return {
+        "users": int(rec["bursting_users"]),
+        "events": int(rec["burst_events"]),
+        "period_s": jsonable(rec.get("period_s")),
+        "top_user_share": jsonable(rec.get("top_user_share")),
+    }
+
+
+def polling_text(rec: dict[str, Any]) -> str:
+    """``1 user every 5.0 s``: bursting users and the period of the group's largest burst."""
+    users = rec.get("bursting_users") or 0
+    if not users:
+        return ""
+    from triage.analysis.bursts import format_period
+
+    noun = "user" if users == 1 else "users"
+    return f"{users} {noun} {format_period(rec.get('period_s'))}"
+
+
+def build(
+    con: duckdb.DuckDBPyConnection,
+    table: RuleTable,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    burst_min_events: int = 20,
+) -> Report:
+    """Report on events already classified with ``table`` (see triage.classify)."""
+    from triage.analysis.bursts import install_macro
+
+    install_macro(con)
+    groups = con.execute(
+        sqlfiles.load("report_groups.sql"),
+        {
+            "ruleset_hash": table.hash,
+            "threshold": threshold,
+            "burst_min_events": burst_min_events,
+        },
+    ).df()
+    groups["rules"] = groups["rules"].map(lambda r: [] if r is None or r is pd.NA else list(r))
+    span = con.execute("SELECT date_diff('second', min(ts), max(ts)) FROM events").fetchone()[0]
+    days = max((span or 0) / 86400.0, 1.0)
+    events = int(groups["events"].sum()) if len(groups) else 0
+    error_events = int(groups["error_events"].sum()) if len(groups) else 0
+    leaving = int(groups["leaving_events"].sum()) if len(groups) else 0
+    verdicts = groups["verdict"].value_counts() if len(groups) else {}
+    totals = {
+        "events": events,
+        "groups": len(groups),
+        "error_events": error_events,
+        "reclassified_events": int(groups["reclassified_events"].sum()) if len(groups) else 0,
+        "leaving_events": leaving,
+        "leaving_share": (leaving / error_events) if error_events else 0.0,
+        "days": round(days, 3),
+        "events_per_day_saved": round(leaving / days, 2),
+        "downgraded_groups": int(verdicts.get("downgrade", 0)),
+        "partial_groups": int(verdicts.get("partial", 0)),
+        "unchanged_groups": int(verdicts.get("unchanged", 0)),
+        "rejects": con.execute("SELECT count(*) FROM rejects").fetchone()[0],
+        "burst_events": int(groups["burst_events"].sum()) if len(groups) else 0,
+        "polling_groups": int(groups["polling"].sum()) if len(groups) else 0,
+    }
+    return Report(groups=groups, totals=totals, rules_name=table.name, rules_hash=table.hash)

@@ -1,0 +1,71 @@
+"""The ``triage`` command: a thin click shell over triage.api.
+
+Exit codes: 0 ran clean; 1 findings asked for (--fail-on, --strict); 2 usage or configuration
+error (bad option, unknown rule table, invalid rules, database locked); 3 the Sentry API failed
+(triage pull); 4 an unexpected failure, with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from triage.cli import bursts, diff, ingest, pull, report, rules
+from triage.cli.common import EXIT_UNEXPECTED
+
+
+class TriageGroup(click.Group):
+    """Turns an unexpected exception into one line on stderr and exit 4, not a traceback.
+
+    A scheduled job's log should say what failed in one line; ``TRIAGE_DEBUG=1`` re-raises for
+    the traceback.
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("TRIAGE_DEBUG"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0]
+            click.echo(
+                f"Error: unexpected {type(exc).__name__}: {first} "
+                "(set TRIAGE_DEBUG=1 for a traceback)",
+                err=True,
+            )
+            ctx.exit(EXIT_UNEXPECTED)
+
+
+@click.group(cls=TriageGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sentry-triage")
+def main() -> None:
+    """Re-classify past Sentry events with one shared rule table, and report what it changes.
+
+    Start with `triage run` (the built-in demo), then `triage ingest EXPORTS...` and
+    `triage report --rules openhuman`.
+
+    \b
+    Exit codes:
+      0  ran clean
+      1  findings you asked to fail on (--fail-on, --strict)
+      2  usage or configuration error (bad option, rule table, database locked, Sentry token)
+      3  the Sentry API failed (retries spent, unreachable, unexpected answer)
+      4  an unexpected failure, with one line on stderr (TRIAGE_DEBUG=1: traceback)
+    """
+
+
+for _command in (
+    ingest.ingest,
+    report.classify,
+    report.report,
+    report.run,
+    report.rejects,
+    rules.rules_group,
+    diff.diff_cmd,
+    bursts.bursts_cmd,
+    pull.pull_cmd,
+):
+    main.add_command(_command)

@@ -1,0 +1,205 @@
+"""What every ``triage`` command shares: option bundles, errors, and opening the store.
+
+Command modules import from here, never from the package root (``triage.cli``), so the root can
+import every command module without a circle. Heavy modules (duckdb, pandas) are imported inside
+the functions that need them: building the command tree must stay fast (``triage --version``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+
+from triage.analysis.fail_on import CHECK_HELP, CHECKS
+from triage.analysis.verdicts import DEFAULT_THRESHOLD
+from triage.ingest.shapes import KINDS
+
+if TYPE_CHECKING:
+    from triage import api
+    from triage.analysis.report import Report
+    from triage.ingest.ingester import FileResult
+    from triage.rules import RuleTable
+
+FORMATS = ["table", "markdown", "json", "csv", "html"]
+
+db_option = click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="DuckDB database file. Default: $TRIAGE_DB, else triage.duckdb in the working directory.",
+)
+rules_option = click.option(
+    "--rules",
+    "rules",
+    default="openhuman",
+    show_default=True,
+    help="Rule table: a built-in name (see `triage rules list`) or a path to a .toml file.",
+)
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table for a terminal, markdown for a PR, json (schema triage.report/1), csv, or html "
+    "(one self-contained page with charts; use -o FILE).",
+)
+threshold_option = click.option(
+    "--threshold",
+    type=click.FloatRange(0.0, 1.0),
+    default=DEFAULT_THRESHOLD,
+    show_default=True,
+    help="Share of a group's error events that must leave error volume for `downgrade`.",
+)
+wait_option = click.option(
+    "--wait",
+    "wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="When another process holds the database (DuckDB allows one writer, or many readers), "
+    "wait up to SECONDS for it, then fail (exit 2) naming the process.",
+)
+fail_on_option = click.option(
+    "--fail-on",
+    "fail_on",
+    type=click.Choice(CHECKS),
+    multiple=True,
+    help=CHECK_HELP,
+)
+output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the report to this file instead of stdout.",
+)
+
+
+input_format_option = click.option(
+    "--input-format",
+    type=click.Choice(["auto", *KINDS]),
+    default="auto",
+    show_default=True,
+    help="Force the kind of every file instead of detecting it from the content: "
+    + "; ".join(f"{k} = {v}" for k, v in KINDS.items())
+    + ".",
+)
+
+
+class ConfigError(click.ClickException):
+    """A usage or configuration problem: exit code 2, one line on stderr."""
+
+    exit_code = 2
+
+
+EXIT_UNEXPECTED = 4
+
+
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def load_rules(spec: str) -> RuleTable:
+    """The rule table named by --rules; a bad one is a usage error (exit 2)."""
+    from triage import rules as rules_mod
+
+    try:
+        return rules_mod.load(spec)
+    except rules_mod.RuleError as exc:
+        raise ConfigError(f"invalid rule table:\n{exc}") from None
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def open_store(db: str | None, **kw) -> api.Store:
+    """``triage.open`` with a locked or unreadable database as a usage error (exit 2)."""
+    from triage import api, store
+
+    try:
+        return api.open(db, **kw)
+    except store.StoreError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def file_line(fr: FileResult, quiet: bool) -> None:
+    if quiet:
+        return
+    err = err_console()
+    if fr.already_ingested:
+        err.print(f"{fr.path}: {fr.shape}: already ingested (same content); nothing to do")
+        return
+    what = fr.unit
+    text = (
+        f"{fr.path}: {fr.shape}: {fr.records:,} records, {fr.added:,} {what} added, "
+        f"{fr.duplicates:,} duplicates, {fr.rejects:,} rejected"
+    )
+    if fr.skipped:
+        text += f", {fr.skipped:,} skipped"
+    if fr.merged:
+        text += f" ({fr.merged:,} stored events completed)"
+    if fr.groups and what == "events":
+        text += f"; {fr.groups:,} Sentry groups"
+    err.print(text, markup=False)
+    for note in fr.notes:
+        err.print(f"  {note}", markup=False)
+    for line in fr.errors[:5]:
+        err.print(f"  reject {line}", markup=False)
+    if len(fr.errors) > 5:
+        err.print(f"  ... and {len(fr.errors) - 5} more (see `triage rejects`)")
+
+
+def fail_on_exit(s: api.Store, checks: tuple[str, ...], rep: Report | None) -> None:
+    """Exit 1, naming each finding on stderr, when --fail-on finds something new."""
+    if not checks:
+        return
+    from triage.analysis import fail_on as fail_on_mod
+
+    new = fail_on_mod.check(s.con, checks, rep)
+    for line in fail_on_mod.summary(new):
+        err_console().print(line, markup=False, soft_wrap=True)
+    if new:
+        sys.exit(1)
+
+
+def emit_report(report: Report, fmt: str, output: str | None, html: str | None = None) -> None:
+    if fmt == "table":
+        from triage.render.terminal import report_table
+
+        if output:
+            with open(output, "w", encoding="utf-8") as fh:
+                report_table(report, Console(file=fh, width=200, highlight=False))
+        else:
+            console = Console(highlight=False)
+            if not console.is_terminal:
+                console = Console(highlight=False, width=200)
+            report_table(report, console)
+        return
+    if fmt == "html":
+        text = html or ""
+    else:
+        text = {"markdown": report.to_markdown, "json": report.to_json, "csv": report.to_csv}[fmt]()
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+def html_page(s: api.Store, table: RuleTable, rep: Report) -> str:
+    from triage.render import html as html_report
+
+    return html_report.render(s.con, table, rep)
+
+
+def out_console(fh=None) -> Console:
+    """A console for a table: the file's, the terminal's width, or 200 columns when piped."""
+    if fh is not None:
+        return Console(file=fh, width=200, highlight=False)
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=200)

@@ -1,0 +1,76 @@
+"""``triage ingest``: Sentry exports of every shape into the store."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from triage.cli.common import (
+    ConfigError,
+    db_option,
+    err_console,
+    file_line,
+    input_format_option,
+    open_store,
+    wait_option,
+)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@db_option
+@input_format_option
+@click.option("--keep-raw", is_flag=True, help="Also store each raw payload (about 20x the space).")
+@click.option("--strict", is_flag=True, help="Exit 1 when any record is rejected.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No per-file lines and no progress bar on stderr."
+)
+@wait_option
+def ingest(
+    paths: tuple[str, ...],
+    db: str | None,
+    input_format: str,
+    keep_raw: bool,
+    strict: bool,
+    quiet: bool,
+    wait: float,
+) -> None:
+    """Ingest Sentry exports: files, folders (recursively), glob patterns, or - for stdin.
+
+    Every shape Sentry exports, detected from each file's content (and printed per file): raw SDK
+    events, the "JSON" link, web API events and issues, Discover/Explore CSV or JSON, envelopes;
+    as one object, a JSON array or NDJSON; plain, .gz or .zst. Each file is one transaction.
+    Events already stored (same event id) are duplicates, and complete the stored copy with what
+    it lacked (a group id, tags); bad records go to the rejects table (`triage rejects`); a file
+    already ingested (same content) is skipped.
+    """
+    from triage.ingest.ingester import FileResult, iter_files
+    from triage.render.progress import IngestProgress
+
+    try:
+        files = list(iter_files(paths))
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+    kind = None if input_format == "auto" else input_format
+    with open_store(db, wait=wait) as s, IngestProgress(len(files), enabled=not quiet) as progress:
+
+        def on_file(fr: FileResult) -> None:
+            progress.advance(fr)
+            file_line(fr, quiet)
+
+        result = s.ingest(files, keep_raw=keep_raw, input_format=kind, on_file=on_file)
+    if not quiet:
+        text = (
+            f"total: {len(result.files):,} files, {result.records:,} records, "
+            f"{result.added:,} added, {result.duplicates:,} duplicates, "
+            f"{result.rejects:,} rejected"
+        )
+        if result.skipped:
+            text += f", {result.skipped:,} skipped"
+        if result.already_ingested:
+            text += f"; {result.already_ingested:,} files already ingested"
+        err_console().print(text)
+    if strict and result.rejects:
+        err_console().print(f"--strict: {result.rejects} records rejected")
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""The render stage: terminal tables, the HTML report and ingest progress."""

@@ -1,0 +1,87 @@
+"""Terminal rendering of a rule-table diff (rich tables; plain text when not a terminal)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from triage.analysis.diff import SECTION_TITLES, SECTIONS, Diff, _moving, _rules_text, _state
+
+SECTION_STYLE = {
+    "newly_downgraded": "green",
+    "no_longer_downgraded": "red",
+    "changed_kind": "yellow",
+}
+
+
+def diff_table(diff: Diff, console: Console) -> None:
+    """Totals, one table per section that changed, the unchanged count, then the warnings."""
+    t = diff.totals
+    net = t["net_leaving_per_day"]
+    console.print(
+        f"[bold]{escape(diff.base_name)}[/bold] ({diff.base_hash}) → "
+        f"[bold]{escape(diff.head_name)}[/bold] ({diff.head_hash})  "
+        f"[bold]events[/bold] {t['events']:,} over {t['days']:.1f} days  "
+        f"[bold]error volume[/bold] {t['error_events_before']:,} → {t['error_events_after']:,}  "
+        f"[bold]leaving[/bold] {t['leaving_events']:,}  [bold]entering[/bold] "
+        f"{t['entering_events']:,}  [bold]per day[/bold] "
+        f"{abs(net):,.1f} {'fewer' if net >= 0 else 'more'}",
+        highlight=False,
+    )
+    for name in SECTIONS[:-1]:
+        df = diff.section(name)
+        if df.empty:
+            continue
+        style = SECTION_STYLE[name]
+        table = Table(
+            title=f"[{style}]{SECTION_TITLES[name]} ({len(df)})[/]",
+            title_justify="left",
+            header_style="bold",
+        )
+        for col, justify in [
+            ("group", "left"),
+            ("title", "left"),
+            ("events", "right"),
+            ("users", "right"),
+            ("before", "left"),
+            ("after", "left"),
+            ("moving", "left"),
+            ("rules", "left"),
+        ]:
+            table.add_column(
+                col,
+                justify=justify,
+                no_wrap=True,
+                overflow="ellipsis",
+                max_width={"title": 50, "group": 18, "rules": 48, "moving": 26}.get(col),
+            )
+        for r in df.itertuples(index=False):
+            table.add_row(
+                str(r.group),
+                escape(str(r.title)),
+                f"{r.events:,}",
+                f"{r.users:,}",
+                escape(_state(r.base_kind, r.base_level)),
+                escape(_state(r.head_kind, r.head_level)),
+                escape(_moving(r)),
+                escape(_rules_text(r)),
+            )
+        console.print(table)
+    unchanged = diff.section("unchanged")
+    console.print(
+        f"[dim]unchanged: {len(unchanged)} groups, "
+        f"{int(unchanged['events'].sum()) if len(unchanged) else 0:,} events[/dim]"
+    )
+    if diff.warnings:
+        console.print(f"[bold yellow]warnings ({len(diff.warnings)})[/bold yellow]")
+        for w in diff.warnings:
+            console.print(
+                f"[yellow]{w.check}[/yellow] rule [bold]{escape(w.rule)}[/bold]: "
+                f"{escape(w.message)}",
+                highlight=False,
+            )
+            for ex in w.examples:
+                console.print(f"    matched: {escape(ex[:200])}", highlight=False)
+            for ex in w.staying_examples:
+                console.print(f"    stays an error: {escape(ex[:200])}", highlight=False)

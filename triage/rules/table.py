@@ -1,0 +1,330 @@
+"""The rule table: the one place a classification rule is written.
+
+A table is TOML. Each ``[[rules]]`` entry has an ``id``, a ``kind``, the ``level`` matching events
+should be reported at (or ``drop``), a condition, and ``examples``. A condition is a leaf
+``{field = "message", contains = "..."}`` (operators: contains, equals, prefix, suffix, regex;
+``case_sensitive = true`` to opt out of the case-insensitive default) or a combination
+``all = [...]``, ``any = [...]``, ``not = {...}``. The condition may sit directly in the rule or
+under ``when``. The first rule that matches an event wins.
+
+This module only parses and validates; compilers (SQL, live hook, other languages) read the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Union
+
+import re2
+
+LEVELS = ("debug", "info", "warning", "error", "fatal")
+LEVEL_RANK = {"drop": 0, "debug": 1, "info": 2, "warning": 3, "error": 4, "fatal": 5}
+OPERATORS = ("contains", "equals", "prefix", "suffix", "regex")
+FIELDS = (
+    "message",
+    "exception.type",
+    "exception.value",
+    "logger",
+    "level",
+    "platform",
+    "transaction",
+    "release",
+    "environment",
+    "project",
+)
+TAG_PREFIX = "tags."
+
+
+class RuleError(ValueError):
+    """One or more rules are invalid; ``errors`` lists ``(rule_id, reason)``."""
+
+    def __init__(self, source: str, errors: list[tuple[str, str]]):
+        self.source = source
+        self.errors = errors
+        lines = [f"{source}: rule {rid}: {reason}" for rid, reason in errors]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One test of one field: ``field`` ``op`` ``value``."""
+
+    field: str
+    op: str
+    value: str
+    case_sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Any_:
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Condition
+
+
+Condition = Union[Leaf, All, Any_, Not]  # noqa: UP007 (a runtime alias, read by isinstance)
+
+
+@dataclass(frozen=True)
+class Example:
+    """An input a rule must (or must not) match: a message, or several fields by name."""
+
+    fields: dict[str, str]
+
+    @property
+    def label(self) -> str:
+        if set(self.fields) == {"message"}:
+            return self.fields["message"]
+        return ", ".join(f"{k}={v!r}" for k, v in self.fields.items())
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    kind: str
+    level: str
+    condition: Condition
+    description: str = ""
+    match_examples: tuple[Example, ...] = ()
+    no_match_examples: tuple[Example, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleTable:
+    name: str
+    rules: tuple[Rule, ...]
+    source: str = ""
+    content: str = ""
+    description: str = ""
+    hash: str = field(default="")
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+
+def fields_of(cond: Condition) -> list[str]:
+    """Every field a condition reads, in order of first use."""
+    out: list[str] = []
+    stack = [cond]
+    while stack:
+        c = stack.pop(0)
+        if isinstance(c, Leaf):
+            if c.field not in out:
+                out.append(c.field)
+        elif isinstance(c, Not):
+            stack.append(c.item)
+        else:
+            stack.extend(c.items)
+    return out
+
+
+def leaves(cond: Condition) -> list[Leaf]:
+    """Every leaf of a condition, depth first."""
+    if isinstance(cond, Leaf):
+        return [cond]
+    if isinstance(cond, Not):
+        return leaves(cond.item)
+    return [leaf for c in cond.items for leaf in leaves(c)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+def _parse_condition(obj: Any, where: str) -> Condition:
+    if not isinstance(obj, dict):
+        raise ValueError(f"{where}: a condition must be a table, got {type(obj).__name__}")
+    combos = [k for k in ("all", "any", "not") if k in obj]
+    ops = [k for k in OPERATORS if k in obj]
+    if combos and (ops or "field" in obj):
+        raise ValueError(f"{where}: mixes {combos[0]!r} with a field test; nest them instead")
+    if len(combos) > 1:
+        raise ValueError(f"{where}: has both {combos[0]!r} and {combos[1]!r}; nest them instead")
+    if combos:
+        key = combos[0]
+        extra = set(obj) - {key}
+        if extra:
+            raise ValueError(f"{where}: unexpected key(s) {sorted(extra)} beside {key!r}")
+        val = obj[key]
+        if key == "not":
+            return Not(_parse_condition(val, f"{where}.not"))
+        if not isinstance(val, list) or not val:
+            raise ValueError(f"{where}.{key}: must be a non-empty list of conditions")
+        items = tuple(_parse_condition(v, f"{where}.{key}[{i}]") for i, v in enumerate(val))
+        return All(items) if key == "all" else Any_(items)
+    if "field" not in obj:
+        raise ValueError(
+            f"{where}: no condition (need field + one of {', '.join(OPERATORS)}, or all/any/not)"
+        )
+    fld = obj["field"]
+    if not isinstance(fld, str) or not (
+        fld in FIELDS or (fld.startswith(TAG_PREFIX) and len(fld) > len(TAG_PREFIX))
+    ):
+        raise ValueError(f"{where}: unknown field {fld!r} (known: {', '.join(FIELDS)}, tags.NAME)")
+    if len(ops) != 1:
+        raise ValueError(
+            f"{where}: field {fld!r} needs exactly one operator of "
+            f"{', '.join(OPERATORS)}, got {ops or 'none'}"
+        )
+    op = ops[0]
+    value = obj[op]
+    if not isinstance(value, str) or value == "":
+        raise ValueError(f"{where}: {op} needs a non-empty string, got {value!r}")
+    cs = obj.get("case_sensitive", False)
+    if not isinstance(cs, bool):
+        raise ValueError(f"{where}: case_sensitive must be true or false, got {cs!r}")
+    extra = set(obj) - {"field", op, "case_sensitive"}
+    if extra:
+        raise ValueError(f"{where}: unexpected key(s) {sorted(extra)}")
+    if op == "regex":
+        _check_regex(value, where)
+    return Leaf(fld, op, value, cs)
+
+
+def _check_regex(pattern: str, where: str) -> None:
+    """Refuse what RE2 (DuckDB's regex engine) refuses, so SQL and the live hook agree."""
+    try:
+        re2.compile(pattern)
+    except Exception as exc:  # re2.error
+        raise ValueError(f"{where}: regex {pattern!r} is not valid RE2: {exc}") from None
+
+
+def _parse_examples(obj: Any, where: str) -> tuple[Example, ...]:
+    if obj is None:
+        return ()
+    if not isinstance(obj, list):
+        raise ValueError(f"{where}: must be a list")
+    out = []
+    for i, ex in enumerate(obj):
+        if isinstance(ex, str):
+            out.append(Example({"message": ex}))
+        elif isinstance(ex, dict) and ex and all(isinstance(v, str) for v in ex.values()):
+            bad = [k for k in ex if k not in FIELDS and not k.startswith(TAG_PREFIX)]
+            if bad:
+                raise ValueError(f"{where}[{i}]: unknown field(s) {bad}")
+            out.append(Example(dict(ex)))
+        else:
+            raise ValueError(f"{where}[{i}]: an example is a string or a table of field strings")
+    return tuple(out)
+
+
+RULE_KEYS = {"id", "kind", "level", "description", "examples", "when"}
+
+
+def _parse_rule(obj: Any, index: int) -> Rule:
+    rid = obj.get("id") if isinstance(obj, dict) else None
+    label = rid if isinstance(rid, str) and rid else f"#{index + 1}"
+    if not isinstance(obj, dict):
+        raise RuleError("", [(label, "a rule must be a table")])
+    if not isinstance(rid, str) or not rid.strip():
+        raise ValueError("missing id")
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or not kind.strip():
+        raise ValueError("missing kind")
+    level = obj.get("level")
+    if level not in LEVEL_RANK:
+        raise ValueError(f"level must be one of {', '.join(LEVEL_RANK)}, got {level!r}")
+    cond_obj = obj.get("when")
+    if cond_obj is None:
+        cond_obj = {k: v for k, v in obj.items() if k not in RULE_KEYS}
+    else:
+        extra = set(obj) - RULE_KEYS
+        if extra:
+            raise ValueError(f"unexpected key(s) {sorted(extra)} beside 'when'")
+    condition = _parse_condition(cond_obj, "condition")
+    examples = obj.get("examples") or {}
+    if not isinstance(examples, dict):
+        raise ValueError("examples must be a table with match / no_match lists")
+    unknown = set(examples) - {"match", "no_match"}
+    if unknown:
+        raise ValueError(f"examples: unexpected key(s) {sorted(unknown)}")
+    return Rule(
+        id=rid,
+        kind=kind,
+        level=level,
+        condition=condition,
+        description=str(obj.get("description", "")),
+        match_examples=_parse_examples(examples.get("match"), "examples.match"),
+        no_match_examples=_parse_examples(examples.get("no_match"), "examples.no_match"),
+    )
+
+
+def parse(text: str, *, name: str | None = None, source: str = "<string>") -> RuleTable:
+    """Parse and validate a rule table; raise RuleError naming every bad rule by id."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(source, [("-", f"not valid TOML: {exc}")]) from None
+    raw_rules = doc.get("rules", [])
+    if not isinstance(raw_rules, list):
+        raise RuleError(source, [("-", "`rules` must be an array of tables ([[rules]])")])
+    rules: list[Rule] = []
+    errors: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for i, obj in enumerate(raw_rules):
+        rid = obj.get("id") if isinstance(obj, dict) else None
+        label = rid if isinstance(rid, str) and rid else f"#{i + 1}"
+        try:
+            rule = _parse_rule(obj, i)
+        except RuleError as exc:
+            errors.extend(exc.errors)
+            continue
+        except ValueError as exc:
+            errors.append((label, str(exc)))
+            continue
+        if rule.id in seen:
+            errors.append((rule.id, "duplicate id"))
+            continue
+        seen.add(rule.id)
+        rules.append(rule)
+    if errors:
+        raise RuleError(source, errors)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return RuleTable(
+        name=name or str(doc.get("name") or Path(source).stem),
+        rules=tuple(rules),
+        source=source,
+        content=text,
+        description=str(doc.get("description", "")),
+        hash=digest,
+    )
+
+
+def builtin_names() -> list[str]:
+    """Names of the rule tables that ship with the package."""
+    folder = resources.files("triage.rules.rulesets")
+    return sorted(e.name[:-5] for e in folder.iterdir() if e.name.endswith(".toml"))
+
+
+def load(spec: str | Path | RuleTable = "openhuman") -> RuleTable:
+    """A rule table by built-in name (``openhuman``, ``default``, ...) or by path."""
+    if isinstance(spec, RuleTable):
+        return spec
+    spec_s = str(spec)
+    path = Path(spec_s)
+    if path.suffix == ".toml" or path.exists():
+        if not path.exists():
+            raise FileNotFoundError(f"rule table {spec_s} not found")
+        return parse(path.read_text(encoding="utf-8"), source=str(path))
+    if spec_s in builtin_names():
+        res = resources.files("triage.rules.rulesets").joinpath(f"{spec_s}.toml")
+        return parse(res.read_text(encoding="utf-8"), name=spec_s, source=f"builtin:{spec_s}")
+    raise FileNotFoundError(
+        f"no rule table {spec_s!r}: give a path to a .toml file or one of "
+        f"{', '.join(builtin_names())}"
+    )

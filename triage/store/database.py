@@ -1,0 +1,192 @@
+"""Open the DuckDB database and keep its schema current.
+
+The schema lives in ``queries/schema/NNN_*.sql``; a ``schema_version`` table records which scripts a
+file has seen, so a newer release migrates an older database instead of failing on it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import duckdb
+
+from triage.store import sqlfiles
+from triage.store.paths import MEMORY, resolve_path
+
+# DuckDB spills to disk past this, so a multi-GB export ingests in bounded memory.
+DEFAULT_MEMORY_LIMIT = "512MB"
+
+
+class StoreError(Exception):
+    """The database could not be opened (locked by another process, unreadable, too new)."""
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text or "conflicting" in text or "being used by another process" in text
+
+
+_HOLDER_RE = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+
+
+def lock_holder(exc: Exception) -> tuple[int, str] | None:
+    """``(pid, program)`` of the process holding the file, from DuckDB's lock error text."""
+    m = _HOLDER_RE.search(str(exc))
+    return (int(m[2]), m[1]) if m else None
+
+
+def _lock_message(path: str, exc: Exception, waited: float, read_only: bool) -> str:
+    holder = lock_holder(exc)
+    who = (
+        f"process {holder[0]} ({Path(holder[1]).name})"
+        if holder
+        else f"another process ({str(exc).splitlines()[0]})"
+    )
+    after = f" (waited {waited:g} s)" if waited > 0 else ""
+    hint = (
+        "retry when it has finished writing, or pass --wait SECONDS"
+        if read_only
+        else "retry when it is done, pass --wait SECONDS, or have it hold the file only while it "
+        "reads (a notebook: `with triage.open(path, read_only=True) as db: ...`)"
+    )
+    return (
+        f"database {path} is locked by {who}{after}. DuckDB lets one process write a file or "
+        f"several read it, not both: {hint}."
+    )
+
+
+def connect(
+    db: str | os.PathLike[str] | None = None,
+    *,
+    read_only: bool = False,
+    wait: float = 0.0,
+) -> duckdb.DuckDBPyConnection:
+    """Open (and migrate, unless read-only) the database; wait up to ``wait`` s for a lock.
+
+    DuckDB lets one process write a file, or several processes read it, never both: a writer
+    (or reader) that finds the other kind holding the file retries every 0.2 s until ``wait``
+    seconds have passed, then fails naming the process that holds the lock.
+    """
+    path = resolve_path(db)
+    if read_only and path != MEMORY and not Path(path).exists():
+        raise StoreError(f"database {path} does not exist: run `triage ingest` first")
+    started = time.monotonic()
+    deadline = started + max(wait, 0.0)
+    while True:
+        try:
+            con = duckdb.connect(path, read_only=read_only and path != MEMORY)
+            break
+        except duckdb.Error as exc:
+            if not _is_lock_error(exc):
+                raise StoreError(f"cannot open database {path}: {exc}") from exc
+            if time.monotonic() >= deadline:
+                waited = round(time.monotonic() - started, 1) if wait > 0 else 0.0
+                raise StoreError(_lock_message(path, exc, waited, read_only)) from exc
+            time.sleep(0.2)
+    limit = os.environ.get("TRIAGE_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+    try:
+        con.execute(f"SET memory_limit = '{_memory_setting(limit)}'")
+    except duckdb.Error as exc:
+        con.close()
+        raise StoreError(f"TRIAGE_MEMORY_LIMIT={limit!r} is not a memory size: {exc}") from exc
+    if not read_only or path == MEMORY:
+        migrate(con)
+    elif _pending_scripts(con):
+        # A file written by an older release: migrate it once, briefly as a writer, then read.
+        con.close()
+        connect(path, wait=wait).close()
+        return connect(path, read_only=True, wait=wait)
+    install_macros(con)
+    return con
+
+
+def _pending_scripts(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Schema scripts a (read-only) connection's file has not had applied yet."""
+    try:
+        applied = {r[0] for r in con.execute("SELECT name FROM schema_version").fetchall()}
+    except duckdb.CatalogException:
+        applied = set()
+    return [name for _, name, _ in sqlfiles.schema_files() if name not in applied]
+
+
+def shadow_tables(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
+    """Give a read-only connection writable TEMP copies of ``names``, shadowing the stored ones.
+
+    Why: classifying writes its result tables. A notebook that opened the file read-only (so a
+    scheduled job can still write between its reads) can then classify and report all the same;
+    the result lives in the connection's memory and is gone when it closes. Unqualified names
+    resolve to the TEMP catalog first, so the classifier's SQL needs no change.
+    """
+    db = con.execute("SELECT current_database()").fetchone()[0]
+    for name in names:
+        if con.execute(
+            "SELECT 1 FROM duckdb_tables() WHERE database_name = 'temp' AND table_name = ?",
+            [name],
+        ).fetchone():
+            continue
+        row = con.execute(
+            "SELECT sql FROM duckdb_tables() "
+            "WHERE database_name = ? AND schema_name = 'main' AND table_name = ?",
+            [db, name],
+        ).fetchone()
+        if row is None:
+            continue
+        con.execute(re.sub(r"^CREATE TABLE", "CREATE TEMP TABLE", row[0].strip(), count=1))
+        catalog = db.replace('"', '""')
+        con.execute(f'INSERT INTO temp.main."{name}" SELECT * FROM "{catalog}".main."{name}"')
+
+
+def _memory_setting(text: str) -> str:
+    """A size such as ``512MB`` or ``2GiB``; quotes are refused so it is safe to inline."""
+    text = text.strip()
+    if not text or any(c in text for c in "'\\;"):
+        raise StoreError(f"TRIAGE_MEMORY_LIMIT={text!r} is not a memory size")
+    return text
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the TEMP SQL macros the normalizers use (per connection, never stored)."""
+    con.execute(sqlfiles.load("macros.sql"))
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The newest schema script applied to this database (0 for a new file)."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, name VARCHAR, "
+        "applied_at TIMESTAMPTZ DEFAULT current_timestamp)"
+    )
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply the schema scripts this database has not seen yet; return the version reached.
+
+    Scripts are tracked by name, not only by number, so two scripts that share a number (written
+    on two branches at once) are both applied.
+    """
+    version = current_version(con)
+    pending = set(_pending_scripts(con))
+    scripts = sqlfiles.schema_files()
+    newest = scripts[-1][0] if scripts else 0
+    if version > newest:
+        raise StoreError(
+            f"database schema version {version} is newer than this release knows ({newest}); "
+            "upgrade sentry-triage"
+        )
+    for number, name, sql in scripts:
+        if name not in pending:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [number, name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        version = max(version, number)
+    return version
