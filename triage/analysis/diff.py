@@ -138,9 +138,9 @@ class Diff:
                 lines.append(
                     f"| `{md_cell(r.group)}` | {_mdt(short(r.title, 80))} "
                     f"| {r.events:,} | {r.users:,} "
-                    f"| {md_cell(_state(r.base_kind, r.base_level))} "
-                    f"| {md_cell(_state(r.head_kind, r.head_level))} "
-                    f"| {md_cell(_moving(r))} | {md_cell(_rules_text(r))} |"
+                    f"| {md_cell(state_text(r.base_kind, r.base_level))} "
+                    f"| {md_cell(state_text(r.head_kind, r.head_level))} "
+                    f"| {md_cell(moving_text(r))} | {md_cell(rules_text(r))} |"
                 )
         if self.warnings:
             lines += ["", f"#### Warnings ({len(self.warnings)})", ""]
@@ -209,12 +209,12 @@ def _code(text: str) -> str:
     return short(text, 160).replace("`", "'").replace("\n", " ")
 
 
-def _state(kind: Any, level: Any) -> str:
+def state_text(kind: Any, level: Any) -> str:
     k = kind if isinstance(kind, str) else ""
     return f"{k} · {level}" if k else str(level)
 
 
-def _moving(r: Any) -> str:
+def moving_text(r: Any) -> str:
     if not r.moving_events:
         return f"{r.changed_events:,} events re-classified" if r.changed_events else ""
     parts = []
@@ -226,7 +226,7 @@ def _moving(r: Any) -> str:
     return f"{', '.join(parts)} ({r.moving_users:,} {users})"
 
 
-def _rules_text(r: Any) -> str:
+def rules_text(r: Any) -> str:
     base = ", ".join(r.base_rules)
     head = ", ".join(r.head_rules)
     if base and head and base != head:
@@ -374,7 +374,8 @@ def _warnings(groups: pd.DataFrame, matches: pd.DataFrame, dims: list[str]) -> l
                         title=g.title,
                         message=(
                             f"group {g.group} ({short(g.title, 60)}, {g.events:,} events) is now "
-                            f"downgraded to {_state(g.head_kind, g.head_level)} by {rule}, but the "
+                            f"downgraded to {state_text(g.head_kind, g.head_level)} by {rule}, "
+                            "but the "
                             f"base table's {', '.join(g.base_rules) or 'rules'} classified it as "
                             f"{g.base_kind} and kept it at {g.base_level}"
                         ),

@@ -22,14 +22,14 @@ _COLUMNS = {
 }
 
 
-def _example_column(field: str) -> str:
+def example_column(field: str) -> str:
     if field in _COLUMNS:
         return f"coalesce(\"{_COLUMNS[field]}\", '')"
     name = field.removeprefix("tags.").replace("'", "''")
     return f"coalesce(tags['{name}'], '')"
 
 
-def _load_examples(con: duckdb.DuckDBPyConnection, examples: list[Example]) -> None:
+def load_examples(con: duckdb.DuckDBPyConnection, examples: list[Example]) -> None:
     cols = ", ".join(f'"{c}" VARCHAR' for c in _COLUMNS.values())
     con.execute(f"CREATE OR REPLACE TEMP TABLE ex (i INTEGER, {cols}, tags MAP(VARCHAR, VARCHAR))")
     rows = []
@@ -49,9 +49,9 @@ def matches(
     own = con is None
     con = con or duckdb.connect()
     try:
-        _load_examples(con, examples)
+        load_examples(con, examples)
         params: list[str] = []
-        cond = compile_condition(rule.condition, _example_column, params)
+        cond = compile_condition(rule.condition, example_column, params)
         got = dict(con.execute(f"SELECT i, {cond} FROM ex", params).fetchall())
         return [bool(got.get(i)) for i in range(len(examples))]
     finally:

@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS job_findings (
 
 
 @dataclass(frozen=True)
-class Finding:
+class JobFinding:
     """One thing a job can fail on; ``key`` identifies it across runs."""
 
     check: str
@@ -55,7 +55,7 @@ def _title(text: Any, n: int = 80) -> str:
 
 def candidates(
     con: duckdb.DuckDBPyConnection, checks: Iterable[str], report: Report | None
-) -> list[Finding]:
+) -> list[JobFinding]:
     """Everything the checks find in the database now, new or not."""
     checks = set(checks)
     unknown = checks - set(CHECKS)
@@ -65,12 +65,12 @@ def candidates(
 
     from triage.analysis.bursts import format_period
 
-    out: list[Finding] = []
+    out: list[JobFinding] = []
     groups = report.groups if report is not None else pd.DataFrame()
     if "new-downgrade" in checks and len(groups):
         for r in groups[groups["verdict"] == "downgrade"].itertuples(index=False):
             out.append(
-                Finding(
+                JobFinding(
                     "new-downgrade",
                     str(r.group),
                     str(r.group),
@@ -82,7 +82,7 @@ def candidates(
     if "burst" in checks and len(groups) and "burst_events" in groups:
         for r in groups[groups["burst_events"] > 0].itertuples(index=False):
             out.append(
-                Finding(
+                JobFinding(
                     "burst",
                     str(r.group),
                     str(r.group),
@@ -97,7 +97,7 @@ def candidates(
         ).fetchall()
         for source, line, reason in rows:
             out.append(
-                Finding(
+                JobFinding(
                     "rejects",
                     f"{source}:{line}:{reason}",
                     None,
@@ -108,8 +108,8 @@ def candidates(
 
 
 def new_findings(
-    con: duckdb.DuckDBPyConnection, found: list[Finding], *, remember: bool = True
-) -> list[Finding]:
+    con: duckdb.DuckDBPyConnection, found: list[JobFinding], *, remember: bool = True
+) -> list[JobFinding]:
     """The findings no earlier run reported; with ``remember``, record them as reported."""
     if not found:
         return []
@@ -145,7 +145,7 @@ def check(
     report: Report | None,
     *,
     remember: bool = True,
-) -> list[Finding]:
+) -> list[JobFinding]:
     """:func:`candidates` then :func:`new_findings`: what this run should fail on."""
     checks = list(checks)
     if not checks:
@@ -153,7 +153,7 @@ def check(
     return new_findings(con, candidates(con, checks, report), remember=remember)
 
 
-def summary(new: list[Finding], limit: int = 20) -> list[str]:
+def summary(new: list[JobFinding], limit: int = 20) -> list[str]:
     """Lines for stderr: one per finding (rejects folded past ``limit``)."""
     lines: list[str] = []
     rejects = [f for f in new if f.check == "rejects"]

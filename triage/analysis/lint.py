@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import re2
 
-from triage.analysis.examples import _example_column, _load_examples, matches
+from triage.analysis.examples import example_column, load_examples, matches
 from triage.rules import All, Any_, Condition, Example, Leaf, Not, RuleTable, leaves
 from triage.store import sqlfiles as sqlfiles
 from triage.targets.sql import compile_condition, compile_table, event_field_sql
@@ -153,12 +153,12 @@ def _shadowing(table: RuleTable, con: duckdb.DuckDBPyConnection) -> list[Finding
     ]
     if not owners:
         return []
-    _load_examples(con, [ex for _, ex in owners])
-    compiled = compile_table(table, column=_example_column)
+    load_examples(con, [ex for _, ex in owners])
+    compiled = compile_table(table, column=example_column)
     own_params: list[str] = []
     own_cases = []
     for i, r in enumerate(table.rules):
-        cond = compile_condition(r.condition, _example_column, own_params)
+        cond = compile_condition(r.condition, example_column, own_params)
         own_cases.append(f"WHEN {i} THEN {cond}")
     con.execute("CREATE OR REPLACE TEMP TABLE ex_owner (i INTEGER, owner INTEGER)")
     pairs = [[k, owner] for k, (owner, _) in enumerate(owners)]

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from triage.analysis.diff import SECTION_TITLES, SECTIONS, Diff, _moving, _rules_text, _state
+from triage.analysis.diff import SECTION_TITLES, SECTIONS, Diff, moving_text, rules_text, state_text
 
 SECTION_STYLE = {
     "newly_downgraded": "green",
@@ -62,10 +62,10 @@ def diff_table(diff: Diff, console: Console) -> None:
                 escape(str(r.title)),
                 f"{r.events:,}",
                 f"{r.users:,}",
-                escape(_state(r.base_kind, r.base_level)),
-                escape(_state(r.head_kind, r.head_level)),
-                escape(_moving(r)),
-                escape(_rules_text(r)),
+                escape(state_text(r.base_kind, r.base_level)),
+                escape(state_text(r.head_kind, r.head_level)),
+                escape(moving_text(r)),
+                escape(rules_text(r)),
             )
         console.print(table)
     unchanged = diff.section("unchanged")
