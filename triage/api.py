@@ -175,6 +175,27 @@ class Store:
 
         return _lint.lint(rule_source.load(rules), store=self, **kw)
 
+    def suggest(
+        self,
+        rules: str | Path | _rules.RuleTable = "openhuman",
+        *,
+        include_crashes: bool = False,
+        min_events: int | None = None,
+        threshold: float = _report.DEFAULT_THRESHOLD,
+    ):
+        """Candidate rules for groups that stay errors under ``rules`` and look expected
+        (see :mod:`triage.analysis.suggest`), each proven by diff and lint."""
+        from triage.analysis import suggest as _suggest
+
+        self._writable_results()
+        return _suggest.suggest(
+            self.con,
+            rule_source.load(rules),
+            include_crashes=include_crashes,
+            min_events=_suggest.DEFAULT_MIN_EVENTS if min_events is None else min_events,
+            threshold=threshold,
+        )
+
     def bursts(
         self,
         *,

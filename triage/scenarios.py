@@ -358,3 +358,246 @@ def score(
 def _shares_group(t: TrueBurst, truth: list[TrueBurst]) -> bool:
     """True for a run of a user with another loop on another method in the same group."""
     return any(o.user == t.user and o.method != t.method and o.message == t.message for o in truth)
+
+
+# ---------------------------------------------------------------------------------------------
+# Planted noise among planted bugs: the truth `triage suggest` is measured against.
+#
+# ``planted(seed)`` writes an export where every group is known to be either noise (an expected
+# condition: a polling loop on an expired session, session-expired texts in varied wording from
+# many users, rate limits, timeouts, the network) or a real bug that must stay an error (crashes,
+# logic errors, and traps: bugs whose text holds auth, rate-limit or timeout words, a bug that one
+# user's polling loop repeats, a crash inside an auth handler, a third party refusing a key).
+# Wordings are drawn per seed from pools written from real apps' messages (the openhuman
+# classifiers, common browser, HTTP and SDK errors), some of which no built-in wording names:
+# recall below 1 is expected and honest.
+
+FEATURES = ("composio", "billing", "team", "webhooks", "referral", "web_search", "voice", "memory")
+PROVIDERS = ("OpenAI", "Anthropic", "GitHub", "Stripe", "Slack", "Notion")
+HOSTS = ("api.example.com", "backend.internal", "auth.example.org", "cdn.example.net")
+
+AUTH_WORDINGS = (
+    "{f} unavailable: no backend session token. Sign in first ({f}_session).",
+    "{f}: session expired, please log in again",
+    "GET /api/{f} failed: not authenticated",
+    "{f} sync failed: JWT expired at {n}",
+    "refresh token expired while loading {f}",
+    "login required to load {f}",
+    "Unauthenticated: {f} needs a signed-in user",
+    "auth token missing for {f} request",
+    "{f}: session JWT required; complete login first",
+    "{f} request rejected: Session expired. Please log in again.",
+    "{f}: user must reauthorize the app",  # no built-in wording: expected to be missed
+    "{f} backend said: credentials no longer valid",  # no built-in wording either
+)
+RATE_WORDINGS = (
+    "HTTP 429 Too Many Requests from {p}",
+    "{p} rate limit exceeded, retry after {n}s",
+    "Rate limited by {p}: slow down",
+    "{p} API quota exceeded for this month",
+    "{p} is throttling requests (retry in {n} ms)",
+)
+TRANSIENT_WORDINGS = (
+    "request to {h} timed out after {n}ms",
+    "error sending request for url (https://{h}/v1/{f})",
+    "connect ECONNREFUSED {ip}:5432",
+    "dns error: failed to lookup address information for {h}",
+    "{p} API error (503 Service Unavailable): upstream overloaded",
+    "deadline exceeded while calling {h}",
+)
+BUG_MESSAGES = (
+    ("TypeError", "Cannot read properties of undefined (reading '{w}')"),
+    ("panic", "called `Option::unwrap()` on a `None` value at src/{f}/mod.rs:{n}"),
+    (None, "unique constraint failed: {f}.id"),
+    (None, "database is locked (code 5) while writing {f}"),
+    (None, "failed to parse session config: unexpected token '<' at position {n}"),  # trap
+    (None, "rate limiter state corrupted: negative token count in {f}"),  # trap
+    (None, "timeout value must be positive, got -{n}"),  # trap
+    ("KeyError", "'session_token'"),  # trap: a crash with an auth word
+    ("TypeError", "Session expired handler threw: cannot read 'id' of null"),  # trap
+    (None, "assertion failed: left == right in {f} reconciler"),
+    (None, "{p} API error (401 Unauthorized): invalid api key"),  # a third party: stays error
+    (None, "index {n} out of range for slice of length 3 in {f}"),
+)
+
+
+@dataclass(frozen=True)
+class PlantedGroup:
+    """One planted group: ``noise`` (an expected condition) or ``bug`` (must stay an error)."""
+
+    key: str
+    label: str  # noise | bug
+    kind: str  # what the noise is (auth_expired, rate_limited, ...) or the bug's name
+    how: str  # polling | many_users | single_user | crash | ...
+    message: str
+    events: int
+
+
+@dataclass
+class PlantedScenario:
+    seed: int
+    events: list[dict[str, Any]] = field(default_factory=list)
+    groups: list[PlantedGroup] = field(default_factory=list)
+    truth: dict[str, str] = field(default_factory=dict)  # event id -> planted group key
+
+    def label_of(self, key: str) -> str:
+        return next(g.label for g in self.groups if g.key == key)
+
+
+class _Planter:
+    def __init__(self, seed: int):
+        self.rng = random.Random(f"planted:{seed}")
+        self.sc = PlantedScenario(seed=seed)
+        self.n = 0
+
+    def fill(self, template: str, fixed: dict[str, str]) -> str:
+        """One event's text: the group's feature, provider and host, a fresh number and IP."""
+        r = self.rng
+        return template.format(
+            **fixed, n=r.randrange(2, 9000), ip=f"10.0.{r.randrange(256)}.{r.randrange(1, 255)}"
+        )
+
+    def fixed(self) -> dict[str, str]:
+        r = self.rng
+        return {
+            "f": r.choice(FEATURES),
+            "p": r.choice(PROVIDERS),
+            "h": r.choice(HOSTS),
+            "w": r.choice(("map", "length", "id", "name")),
+        }
+
+    def event(self, key: str, t: float, user: str, text: str, exc: str | None, **kw: Any) -> None:
+        self.n += 1
+        eid = hashlib.md5(f"planted:{self.sc.seed}:{self.n}".encode()).hexdigest()
+        ev: dict[str, Any] = {
+            "event_id": eid,
+            "timestamp": round(t, 3),
+            "level": kw.get("level", "error"),
+            "platform": kw.get("platform", "native"),
+            "user": {"id": user},
+            "tags": {"method": kw.get("method", "app.call")},
+        }
+        if exc is None:
+            ev["logger"] = "app::rpc"
+            ev["message"] = text
+        else:
+            ev["platform"] = "javascript" if exc != "panic" else "native"
+            frames = [
+                {"filename": "app:///main.js", "function": "run", "in_app": kw.get("in_app", True)}
+            ]
+            ev["exception"] = {
+                "values": [{"type": exc, "value": text, "stacktrace": {"frames": frames}}]
+            }
+            if exc == "panic":
+                ev["level"] = "fatal"
+        self.sc.events.append(ev)
+        self.sc.truth[eid] = key
+
+    def group(self, label: str, kind: str, how: str, text: str, exc: str | None = None,
+              **kw: Any) -> None:  # fmt: skip
+        key = f"{label}-{len(self.sc.groups)}"
+        r = self.rng
+        fixed = self.fixed()
+        count = 0
+        method = f"app.{kind}_{len(self.sc.groups)}"
+        if how == "polling":  # one user, a steady loop
+            period = r.choice((2.0, 5.0, 10.0, 30.0, 60.0))
+            t = BASE + r.uniform(0, 5 * DAY)
+            user = f"poll-{key}"
+            for _ in range(r.randint(40, 220)):
+                self.event(key, t, user, self.fill(text, fixed), exc, method=method, **kw)
+                t += period * r.uniform(0.9, 1.1)
+                count += 1
+        else:
+            users = 1 if how == "single_user" else r.randint(5, 40)
+            for _ in range(r.randint(8, 90)):
+                t = BASE + r.uniform(0, 7 * DAY)
+                self.event(
+                    key, t, f"u-{key}-{r.randrange(users)}", self.fill(text, fixed), exc,
+                    method=method, **kw,
+                )  # fmt: skip
+                count += 1
+        self.sc.groups.append(PlantedGroup(key, label, kind, how, self.fill(text, fixed), count))
+
+
+def planted(seed: int = 0) -> PlantedScenario:
+    """An export of planted noise among planted bugs, reproducible by seed (see above)."""
+    g = _Planter(seed)
+    r = g.rng
+    for wording in r.sample(AUTH_WORDINGS, 7):
+        g.group("noise", "auth_expired", r.choice(("polling", "polling", "many_users")),
+                wording)  # fmt: skip
+    for wording in r.sample(RATE_WORDINGS, 3):
+        g.group("noise", "rate_limited", r.choice(("many_users", "polling")), wording)
+    for wording in r.sample(TRANSIENT_WORDINGS, 3):
+        g.group("noise", "transient", "many_users", wording)
+    # The browser's own fetch failure: a TypeError with no in-app frame, thrown by the platform.
+    g.group("noise", "transport", "many_users", "Failed to fetch", exc="TypeError", in_app=False)
+    for exc, text in BUG_MESSAGES:
+        g.group("bug", "bug", "crash" if exc else "many_users", text, exc=exc)
+    # A real bug repeated by one user's polling loop, and one user hitting a bug again and again.
+    g.group("bug", "bug", "polling", "failed to decode {f} snapshot: missing field `id`")
+    g.group("bug", "bug", "single_user", "migration failed: no such column: {f}_at")
+    g.sc.events.sort(key=lambda e: (e["timestamp"], e["event_id"]))
+    return g.sc
+
+
+@dataclass(frozen=True)
+class SuggestScore:
+    """How `triage suggest` did against the planted truth of one seed."""
+
+    seed: int
+    proposals: int
+    true_proposals: int
+    noise_groups: int
+    found_noise: int
+    bug_proposals: int  # proposals that move at least one planted bug event
+    bug_events_moved: int
+    precision: float
+    recall: float
+
+    def line(self) -> str:
+        return (
+            f"seed {self.seed:<3} proposals {self.proposals:3} (true {self.true_proposals:3})  "
+            f"noise groups {self.noise_groups:3} found {self.found_noise:3}  "
+            f"precision {self.precision:.3f}  recall {self.recall:.3f}  "
+            f"proposals downgrading a bug {self.bug_proposals} ({self.bug_events_moved} events)"
+        )
+
+
+def score_suggestions(
+    scenario: PlantedScenario, moved: dict[str, list[str]], *, share: float = 0.5
+) -> SuggestScore:
+    """Score proposals given the event ids each one moves out of error volume.
+
+    A proposal is true when every event it moves is planted noise; a noise group is found when
+    proposals move at least ``share`` of its events. Any moved bug event counts against it.
+    """
+    noise = {g.key for g in scenario.groups if g.label == "noise"}
+    per_group: dict[str, int] = {}
+    true_props = bug_props = bug_events = 0
+    for events in moved.values():
+        keys = [scenario.truth.get(e) for e in events]
+        bugs = sum(1 for k in keys if k not in noise)
+        if events and bugs == 0:
+            true_props += 1
+        if bugs:
+            bug_props += 1
+            bug_events += bugs
+        for k in keys:
+            if k in noise:
+                per_group[k] = per_group.get(k, 0) + 1
+    sizes = {g.key: g.events for g in scenario.groups}
+    found = sum(1 for k in noise if per_group.get(k, 0) >= share * sizes[k])
+    n = len(moved)
+    return SuggestScore(
+        seed=scenario.seed,
+        proposals=n,
+        true_proposals=true_props,
+        noise_groups=len(noise),
+        found_noise=found,
+        bug_proposals=bug_props,
+        bug_events_moved=bug_events,
+        precision=true_props / n if n else 1.0,
+        recall=found / len(noise) if noise else 1.0,
+    )
