@@ -119,9 +119,9 @@ def test_apply_writes_a_copy_and_never_the_table(demo_db, before_fix, tmp_path):
     assert len(table.rules) == len(load("openhuman-v0.53.20").rules) + 1
     d = demo_db.diff("openhuman-v0.53.20", str(out))
     assert list(d.section("newly_downgraded")["title"]) == [SEED]
-    import triage.rulesets
+    import triage.rules.rulesets
 
-    shipped = triage.rulesets.__file__.replace("__init__.py", "openhuman-v0.53.20.toml")
+    shipped = triage.rules.rulesets.__file__.replace("__init__.py", "openhuman-v0.53.20.toml")
     with pytest.raises(ValueError, match="shipped"):
         sg.apply(before_fix, shipped)
     # A user's own table: suggestions go to a copy, never into it.

@@ -36,16 +36,19 @@ from typing import Any
 import duckdb
 import re2
 
-from triage import sqlfiles
-from triage.bursts import format_period, install_macro
-from triage.casefold import lower as casefold_lower
-from triage.classify import classify
-from triage.compile_sql import compile_condition
-from triage.diff import Diff, compare
-from triage.lint import Finding, generic_reason, lint
-from triage.report import DEFAULT_THRESHOLD, _jsonable, _md, _short
-from triage.rule_examples import _example_column, _load_examples
+from triage.analysis.bursts import format_period, install_macro
+from triage.analysis.classify import classify
+from triage.analysis.diff import Diff, compare
+from triage.analysis.examples import _example_column, _load_examples
+from triage.analysis.lint import Finding, generic_reason, lint
+from triage.analysis.verdicts import DEFAULT_THRESHOLD
+from triage.common.text import jsonable as _jsonable
+from triage.common.text import md_cell as _md
+from triage.common.text import short as _short
 from triage.rules import LEVEL_RANK, Example, Leaf, RuleTable, parse
+from triage.rules.casefold import lower as casefold_lower
+from triage.store import sqlfiles
+from triage.targets.sql import compile_condition
 
 SCHEMA = "triage.suggest/1"
 DEFAULT_MIN_EVENTS = 5
@@ -375,9 +378,12 @@ class Suggestions:
             f"{len(self.candidates)} candidate(s) would move {total:,} events out of error "
             f"volume, {total / self.days:,.1f} per day over {self.days:.1f} days.",
             "",
-            "| # | rule | group | events | per day | users | kind · level | evidence |",
-            "|---:|---|---|---:|---:|---:|---|---|",
         ]
+        if self.candidates:
+            lines += [
+                "| # | rule | group | events | per day | users | kind · level | evidence |",
+                "|---:|---|---|---:|---:|---:|---|---|",
+            ]
         for i, c in enumerate(self.candidates, 1):
             lines.append(
                 f"| {i} | `{_md(c.id)}` "
@@ -442,7 +448,9 @@ def _signals(cl: Cluster, base: RuleTable) -> list[Signal]:
         if found:
             fam, (a, b) = found
             level = fam.level if fam.stays_error else _level_for(base, fam.kind, fam.level)
-            out.append(Signal("wording", f"{text[a:b]!r} ({fam.kind})", fam.kind, level))
+            out.append(
+                Signal("wording", f"wording {text[a:b]!r} reads as {fam.kind}", fam.kind, level)
+            )
             break
     best: tuple[float, Any, Example] | None = None
     for rule in base.rules:
@@ -668,10 +676,20 @@ def rule_toml(c: Candidate, description: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+_NAME_LINE = re.compile(r"^name\s*=.*$", re.MULTILINE)
+
+
 def _with_rules(base: RuleTable, blocks: list[str]) -> str:
     text = base.content.rstrip("\n") + "\n"
     if not blocks:
         return text
+    # A copy gets its own name, so a diff or report tells it from the table it came from.
+    head = text.split("[[", 1)[0]
+    name = f"name = {_s(base.name + '+suggest')}"
+    if _NAME_LINE.search(head):
+        text = _NAME_LINE.sub(name.replace("\\", "\\\\"), text, count=1)
+    else:
+        text = name + "\n" + text
     text += "\n# Added by `triage suggest` (candidates proven against the stored events).\n"
     return text + "\n" + "\n".join(blocks)
 
@@ -1008,7 +1026,7 @@ def apply(result: Suggestions, path: str | Path, accept: list[str] | None = None
             raise ValueError(f"{path} is the rule table itself; write the suggestions to a copy")
     from importlib import resources
 
-    shipped = Path(str(resources.files("triage.rulesets")))
+    shipped = Path(str(resources.files("triage.rules.rulesets")))
     if out.resolve().parent == shipped.resolve():
         raise ValueError(f"{path} is a shipped rule table; write the suggestions to a copy")
     text = result.table_text(accept)

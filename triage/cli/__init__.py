@@ -11,7 +11,7 @@ import os
 
 import click
 
-from triage.cli import bursts, diff, ingest, pull, report, rules
+from triage.cli import bursts, diff, ingest, pull, report, rules, suggest
 from triage.cli.common import EXIT_UNEXPECTED
 
 
@@ -67,5 +67,6 @@ for _command in (
     diff.diff_cmd,
     bursts.bursts_cmd,
     pull.pull_cmd,
+    suggest.suggest_cmd,
 ):
     main.add_command(_command)
