@@ -26,9 +26,10 @@ Candidates are appended after the table's rules, so a rule the table already has
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -584,34 +585,67 @@ def family_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in re2.finditer("(?i)" + found[0].pattern, text)]
 
 
-def _condition_options(cl: Cluster) -> tuple[list[_Option], list[_Option]]:
-    """Single literals first; then two literals together and a regex, for what they miss."""
+def _condition_options(cl: Cluster) -> tuple[list[_Option], list[_Option], list[_Option]]:
+    """Single literals first; then two literals together; then a regex, for what they miss."""
     text = cl.top_texts[0][0] if cl.top_texts else cl.template
     singles = _windows(text, family_spans(text))
-    return singles, [*_pairs(singles), _regex_for(text)]
+    return singles, _pairs(singles), [_regex_for(text)]
+
+
+_INNER = re.compile(r"[a-z0-9_]+")
+
+
+def _insert_columns(
+    con: duckdb.DuckDBPyConnection, name: str, rows: list[list[Any]], types: list[str]
+) -> None:
+    """Insert rows as one statement of column lists (executemany prepares a statement per row:
+    seconds for a few thousand rows)."""
+    if not rows:
+        return
+    cols = ", ".join(f"unnest(?::{t}[])" for t in types)
+    con.execute(f"INSERT INTO {name} SELECT {cols}", [list(c) for c in zip(*rows, strict=True)])
+
+
+def _inner_words(lowered: str) -> list[str]:
+    """Words of a literal that do not touch its ends: any text holding it holds them whole."""
+    return [m.group() for m in _INNER.finditer(lowered) if m.start() > 0 and m.end() < len(lowered)]
 
 
 def _judge(
-    con: duckdb.DuckDBPyConnection, ruleset: str, work: list[tuple[int, Cluster, _Option]]
-) -> dict[int, tuple[int, int, int, int, int]]:
-    """Run every option over every stored event at once (queries/suggest_conditions.sql)."""
+    con: duckdb.DuckDBPyConnection, work: list[tuple[int, Cluster, _Option]]
+) -> dict[int, tuple[int, int, int, int]]:
+    """Run every option over every stored event at once (queries/suggest_conditions.sql);
+    regexes one query each (queries/suggest_regex.sql), so each compiles once."""
+    out: dict[int, tuple[int, int, int, int]] = {}
+    for k, cl, opt in work:
+        if opt.op == "regex":
+            out[k] = con.execute(
+                sqlfiles.load("suggest_regex.sql"),
+                {"field": cl.field, "pattern": opt.value, "group_key": cl.group_key,
+                 "template": cl.template},
+            ).fetchone()  # fmt: skip
+    literal = [w for w in work if w[2].op != "regex"]
+    if not literal:
+        return out
     con.execute(
         "CREATE OR REPLACE TEMP TABLE sg_conds (cand INTEGER, group_key VARCHAR, template VARCHAR,"
         " field VARCHAR, op VARCHAR, value VARCHAR, value2 VARCHAR)"
     )
-    rows = []
-    for k, cl, opt in work:
-        if opt.op == "contains":
-            v1 = casefold_lower(opt.value)
-            v2 = casefold_lower(opt.value2) if opt.value2 else None
-        else:
-            v1, v2 = opt.value, None
+    con.execute("CREATE OR REPLACE TEMP TABLE sg_cond_words (cand INTEGER, word VARCHAR)")
+    rows, words = [], []
+    for k, cl, opt in literal:
+        v1 = casefold_lower(opt.value)
+        v2 = casefold_lower(opt.value2) if opt.value2 else None
+        for w in dict.fromkeys([*_inner_words(v1), *(_inner_words(v2) if v2 else [])]):
+            words.append([k, w])
         rows.append([k, cl.group_key, cl.template, cl.field, opt.op, v1, v2])
-    if rows:
-        con.executemany("INSERT INTO sg_conds VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-    got = con.execute(sqlfiles.load("suggest_conditions.sql"), {"ruleset": ruleset}).fetchall()
+    _insert_columns(con, "sg_conds", rows, ["INTEGER"] + ["VARCHAR"] * 6)
+    _insert_columns(con, "sg_cond_words", words, ["INTEGER", "VARCHAR"])
+    got = con.execute(sqlfiles.load("suggest_conditions.sql")).fetchall()
     con.execute("DROP TABLE IF EXISTS sg_conds")
-    return {r[0]: tuple(r[1:]) for r in got}
+    con.execute("DROP TABLE IF EXISTS sg_cond_words")
+    out.update({r[0]: tuple(r[1:]) for r in got})
+    return out
 
 
 def _toml_condition(cl: Cluster, opt: _Option) -> dict[str, Any]:
@@ -887,32 +921,47 @@ def suggest(
     return Suggestions(table, head, candidates, ordered, d, round(days, 3), include_crashes)
 
 
+# Options are tried in order of preference, a few at a time: most clusters are settled by
+# their first windows, and only the rest pay for more.
+# (which list, from, to): singles in slices of preference, then pairs, then the regex.
+STEPS = ((0, 0, 4), (0, 4, 16), (0, 16, None), (1, 0, None), (2, 0, None))
+
+
 def _pick_conditions(
     con: duckdb.DuckDBPyConnection, table: RuleTable, clusters: list[Cluster]
 ) -> dict[tuple[str, str], tuple[_Option, int]]:
     """Per cluster, the first option (in preference order) that covers every open event of the
     cluster and matches no event outside it."""
-    best: dict[tuple[str, str], tuple[tuple, _Option, int]] = {}
+    best: dict[tuple[str, str], tuple[_Option, int]] = {}
+    if not clusters:
+        return best
     options = {(cl.group_key, cl.template): _condition_options(cl) for cl in clusters}
-    for phase in (0, 1):
-        work: list[tuple[int, Cluster, _Option]] = []
-        for cl in clusters:
-            key = (cl.group_key, cl.template)
-            if key in best:
+    first, second = sqlfiles.load("suggest_inputs.sql").split(";", 1)[0:2]
+    con.execute(first, {"ruleset": table.hash})
+    con.execute(second)
+    try:
+        for which, lo, hi in STEPS:
+            work: list[tuple[int, Cluster, _Option]] = []
+            for cl in clusters:
+                key = (cl.group_key, cl.template)
+                if key in best:
+                    continue
+                for opt in options[key][which][lo:hi]:
+                    work.append((len(work), cl, opt))
+            if not work:
                 continue
-            for opt in options[key][phase]:
-                work.append((len(work), cl, opt))
-        if not work:
-            break
-        judged = _judge(con, table.hash, work)
-        for k, cl, opt in work:
-            pos, total, other, _other_open, _groups = judged.get(k, (0, 0, 0, 0, 0))
-            if pos < total or total == 0 or other > 0:
-                continue
-            key = (cl.group_key, cl.template)
-            if key not in best or opt.rank < best[key][0]:
-                best[key] = (opt.rank, opt, pos)
-    return {k: (v[1], v[2]) for k, v in best.items()}
+            judged = _judge(con, work)
+            for k, cl, opt in work:
+                pos, other, _other_open, _groups = judged.get(k, (0, 0, 0, 0))
+                key = (cl.group_key, cl.template)
+                if pos < cl.open_events or other > 0:
+                    continue
+                if key not in best or opt.rank < best[key][0].rank:
+                    best[key] = (opt, pos)
+    finally:
+        con.execute("DROP TABLE IF EXISTS sg_inputs")
+        con.execute("DROP TABLE IF EXISTS sg_words")
+    return best
 
 
 def _fill_examples(
@@ -925,14 +974,18 @@ def _fill_examples(
     """
     plans = []
     wanted: dict[tuple[str, str], int] = {}
+    staying = [(c, _words(c.top_texts[0][0])) for c in stay if c.top_texts]
     for cand in candidates:
         texts = list(dict.fromkeys(_mask(t) for t, _ in cand.cluster.top_texts))
-        rep = texts[0] if texts else cand.cluster.template
-        near = sorted(
-            (c for c in stay if c.top_texts),
-            key=lambda c: (-_similarity(rep, c.top_texts[0][0]), -c.open_events, c.group_key),
-        )
-        pool = list(dict.fromkeys(_mask(c.top_texts[0][0]) for c in near[:20]))
+        mine = _words(texts[0] if texts else cand.cluster.template)
+
+        def nearness(item: tuple[Cluster, set[str]], mine: set[str] = mine) -> tuple:
+            c, words = item
+            union = len(mine | words)
+            return (-(len(mine & words) / union if union else 0.0), -c.open_events, c.group_key)
+
+        near = heapq.nsmallest(20, staying, key=nearness)
+        pool = list(dict.fromkeys(_mask(c.top_texts[0][0]) for c, _ in near))
         for t in (*texts, *pool):
             wanted.setdefault((cand.cluster.field, t), len(wanted))
         plans.append((cand, texts, pool))
@@ -982,24 +1035,35 @@ def _prove(
         if not candidates:
             return [], head, None, dropped
         d = compare(con, base, head, threshold=threshold)
-        findings = lint(head, store=con, top=0)
+        # The table checks (examples, shadowing, generic and unportable patterns). The data
+        # checks (hits, breadth) are what the condition search already established on every
+        # stored event: each candidate covers its cluster and matches nothing outside it.
+        findings = lint(head)
         bad: list[tuple[Candidate, str]] = []
-        for cand in candidates:
-            cand.lint = [f for f in findings if f.rule == cand.id]
-            cand.moved_groups = []
-            cand.warnings = [w.to_dict() for w in d.warnings if cand.id in w.rule.split(", ")]
-            for r in d.groups.itertuples(index=False):
-                if cand.id not in r.head_rules:
-                    continue
-                cand.moved_groups.append(
+        by_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        cols = ["group", "section", "events", "leaving_events", "head_verdict", "head_rules"]
+        for rec in d.groups.loc[d.groups["changed_events"] > 0, cols].to_dict(orient="records"):
+            for rid in rec["head_rules"]:
+                by_rule[rid].append(
                     {
-                        "group": r.group,
-                        "section": r.section,
-                        "events": int(r.events),
-                        "leaving_events": int(r.leaving_events),
-                        "verdict": r.head_verdict,
+                        "group": rec["group"],
+                        "section": rec["section"],
+                        "events": int(rec["events"]),
+                        "leaving_events": int(rec["leaving_events"]),
+                        "verdict": rec["head_verdict"],
                     }
                 )
+        findings_by = defaultdict(list)
+        for f in findings:
+            findings_by[f.rule].append(f)
+        warnings_by = defaultdict(list)
+        for w in d.warnings:
+            for rid in w.rule.split(", "):
+                warnings_by[rid].append(w.to_dict())
+        for cand in candidates:
+            cand.lint = findings_by[cand.id]
+            cand.moved_groups = by_rule[cand.id]
+            cand.warnings = warnings_by[cand.id]
             others = [g for g in cand.moved_groups if g["group"] != cand.cluster.group_key]
             errors = [f for f in cand.lint if f.severity in ("error", "warning")]
             if others:
