@@ -11,8 +11,8 @@ from events_factory import raw_event, write_ndjson
 
 import triage
 from triage.analysis import suggest as sg
-from triage.lint import lint
-from triage.rule_examples import check_examples
+from triage.analysis.examples import check_examples
+from triage.analysis.lint import lint
 from triage.rules import load, parse
 
 SEED = "composio unavailable: no backend session token. Sign in first (auth_store_session)."

@@ -25,9 +25,9 @@ from test_export_parity import (
 
 import triage
 from triage import scenarios
-from triage.exporters import export
-from triage.match import compile_table
 from triage.rules import load, parse
+from triage.targets import export
+from triage.targets.python import compile_table
 
 
 @pytest.fixture(scope="module")
