@@ -40,7 +40,7 @@ import re2
 from triage.analysis.bursts import format_period, install_macro
 from triage.analysis.classify import classify
 from triage.analysis.diff import Diff, compare
-from triage.analysis.examples import _example_column, _load_examples
+from triage.analysis.examples import example_column, load_examples
 from triage.analysis.lint import Finding, generic_reason, lint
 from triage.analysis.verdicts import DEFAULT_THRESHOLD
 from triage.common.text import jsonable as _jsonable
@@ -990,11 +990,11 @@ def _fill_examples(
             wanted.setdefault((cand.cluster.field, t), len(wanted))
         plans.append((cand, texts, pool))
     examples = [Example({f: t}) for (f, t) in wanted]
-    _load_examples(scratch, examples)
+    load_examples(scratch, examples)
     for cand, texts, pool in plans:
         rule = parse(_with_rules(RuleTable("x", ()), [_bare_toml(cand)]), name="x").rules[0]
         params: list[str] = []
-        cond = compile_condition(rule.condition, _example_column, params)
+        cond = compile_condition(rule.condition, example_column, params)
         hits = {i for (i,) in scratch.execute(f"SELECT i FROM ex WHERE {cond}", params).fetchall()}
         fld = cand.cluster.field
         cand.match_examples = [t for t in texts if wanted[(fld, t)] in hits][:EXAMPLES_MATCH]
