@@ -207,3 +207,14 @@ def test_lazy_root_still_serves_the_public_api():
     assert triage.load_rules("openhuman").name
     with pytest.raises(AttributeError):
         triage.no_such_name  # noqa: B018
+
+
+def test_a_bare_checkout_finds_queries_and_fixtures_at_the_top():
+    """Without an install (``python -c`` in the repo, as the lock tests run), ``triage.queries``
+    and ``triage.fixtures`` do not exist as packages: the files are read from the repo's top."""
+    from triage.store.sqlfiles import package_dir
+
+    queries = Path(str(package_dir("triage.no_such_package", "queries")))
+    fixtures = Path(str(package_dir("triage.no_such_package", "fixtures")))
+    assert queries == PACKAGE.parent / "queries" and (queries / "report_groups.sql").is_file()
+    assert (queries / "schema").is_dir() and (fixtures / "demo").is_dir()

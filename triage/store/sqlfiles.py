@@ -16,7 +16,7 @@ def package_dir(package: str, folder: str):
     try:
         return resources.files(package)
     except (ModuleNotFoundError, TypeError):
-        return Path(__file__).resolve().parent.parent / folder
+        return Path(__file__).resolve().parents[2] / folder  # triage/store/ -> the repo
 
 
 @cache
