@@ -14,7 +14,9 @@ reason.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 
 from triage.rules.casefold import FOLD_CLASSES, fold_class
 
@@ -293,11 +295,17 @@ def parse(pattern: str) -> Node:
 # --- case folding -------------------------------------------------------------------------------
 
 
+_CASED = sorted(cp for cl in FOLD_CLASSES for cp in cl)  # every code point with a fold class
+
+
+@lru_cache(maxsize=4096)
 def _fold_ranges(ranges: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    """The ranges plus every code point case-equivalent to one in them. Cached: the same
+    classes (``\\d``, ``\\s``, ``.``) recur in every pattern of a large table."""
     extra: list[tuple[int, int]] = []
-    for cl in FOLD_CLASSES:
-        if any(lo <= cp <= hi for cp in cl for lo, hi in ranges):
-            extra.extend((cp, cp) for cp in cl)
+    for lo, hi in ranges:
+        for i in range(bisect_left(_CASED, lo), bisect_right(_CASED, hi)):
+            extra.extend((cp, cp) for cp in fold_class(_CASED[i]))
     return _merge([*ranges, *extra])
 
 

@@ -10,7 +10,7 @@ from importlib import import_module
 from pathlib import Path
 
 from triage.rules import RuleTable, load
-from triage.targets.common import Export, ExportError
+from triage.targets.base import Export, ExportError
 
 # target -> (module, compiler): a compiler is imported when its target is asked for.
 TARGETS: dict[str, tuple[str, str]] = {

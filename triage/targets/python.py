@@ -1,86 +1,93 @@
 """The rule table compiled to one Python function: the live hook's classifier.
 
-Same semantics as the SQL classifier (``triage.compile_sql``), which is the reference: a missing
+Same semantics as the SQL classifier (``triage.targets.sql``), which is the reference: a missing
 field reads as ``""``; case-insensitive ``contains``/``equals``/``prefix``/``suffix`` compare
-DuckDB-lowered text (``triage.casefold.lower``) with the DuckDB-lowered value; ``regex`` runs on
-RE2 (the ``google-re2`` binding, the engine DuckDB embeds) with RE2's case folding.
+DuckDB-lowered text (``triage.rules.casefold.lower``) with the DuckDB-lowered value; ``regex``
+runs on RE2 (the ``google-re2`` binding, the engine DuckDB embeds) with RE2's case folding.
 
 Compiled once, to Python source: one ``if`` per rule, in order, with every value a ``repr``
-literal from the (trusted) rule table; event text is only ever data. All regexes reading one field
-go into one ``re2.Set``, scanned once per event, and only when a rule that needs it is reached.
-This keeps a classification to a few microseconds, where a tree of closures costs ten times more.
+literal from the rule table; event text is only ever data. All regexes reading one field go into
+one ``re2.Set``, scanned once per event, and only when a rule that needs it is reached. This keeps
+a classification to a few microseconds, where a tree of closures costs ten times more.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import re2
 
-from triage.rules import All, Condition, Leaf, Not, Rule, RuleTable, fields_of, leaves
+from triage.rules import Condition, Leaf, Rule, RuleTable, leaves
 from triage.rules.casefold import lower
+from triage.targets.base import Generator, table_fields
 
 
-class _Gen:
-    """Source for one function ``match(fields) -> int`` (index of the first matching rule, -1)."""
+class Python(Generator):
+    """Python source over locals ``r{i}`` (raw field i), ``l{i}`` (lowered) and ``h{i}`` (the
+    indexes of field i's regexes that match, from one ``re2.Set`` scan)."""
 
-    def __init__(self) -> None:
+    TARGET = "python"
+    OPERATORS = {
+        "contains": "({value} in {subject})",
+        "prefix": "{subject}.startswith({value})",
+        "suffix": "{subject}.endswith({value})",
+        "equals": "({subject} == {value})",
+    }
+    AND = " and "
+    OR = " or "
+    NOT = "(not {})"
+
+    def __init__(self, table: RuleTable | None = None):
+        super().__init__(table or RuleTable("", ()))
         self.fields: list[str] = []
-        self.patterns: dict[str, list[str]] = {}
-        self.scanned: set[str] = set()
+        self.lowered: set[str] = set()
+        self.field_patterns: dict[str, dict[str, int]] = {}
 
-    def var(self, f: str) -> int:
-        if f not in self.fields:
-            self.fields.append(f)
-        return self.fields.index(f)
+    def literal(self, text: str) -> str:
+        return repr(text)
 
-    def regex(self, leaf: Leaf) -> tuple[int, int]:
-        pats = self.patterns.setdefault(leaf.field, [])
-        pat = leaf.value if leaf.case_sensitive else "(?i)" + leaf.value
-        if pat not in pats:
-            pats.append(pat)
-        return self.var(leaf.field), pats.index(pat)
+    def var(self, field: str) -> int:
+        if field not in self.fields:
+            self.fields.append(field)
+        return self.fields.index(field)
 
-    def cond(self, c: Condition) -> str:
-        if isinstance(c, Leaf):
-            if c.op == "regex":
-                i, k = self.regex(c)
-                return f"({k} in h{i})"
-            i = self.var(c.field)
-            subject = f"r{i}" if c.case_sensitive else f"l{i}"
-            v = repr(c.value if c.case_sensitive else lower(c.value))
-            return {
-                "contains": f"({v} in {subject})",
-                "prefix": f"{subject}.startswith({v})",
-                "suffix": f"{subject}.endswith({v})",
-                "equals": f"({subject} == {v})",
-            }[c.op]
-        if isinstance(c, Not):
-            return f"(not {self.cond(c.item)})"
-        joiner = " and " if isinstance(c, All) else " or "
-        return "(" + joiner.join(self.cond(x) for x in c.items) + ")"
+    def raw(self, field: str) -> str:
+        return f"r{self.var(field)}"
 
-    def function(self, conditions: list[Condition]) -> Callable[[Mapping[str, str | None]], int]:
-        tests = [self.cond(c) for c in conditions]
-        regex_fields_per_rule = [
-            [lf.field for lf in leaves(c) if lf.op == "regex"] for c in conditions
-        ]
+    def lower(self, field: str) -> str:
+        self.lowered.add(field)
+        return f"l{self.var(field)}"
+
+    def regex_test(self, leaf: Leaf, pattern: str) -> str:
+        pats = self.field_patterns.setdefault(leaf.field, {})
+        k = pats.setdefault(pattern if leaf.case_sensitive else "(?i)" + pattern, len(pats))
+        return f"({k} in h{self.var(leaf.field)})"
+
+    def function(self, conditions: Sequence[Condition], *, first: bool = True) -> Callable:
+        """``match(fields) -> int``: the index of the first condition that holds, -1 for none;
+        with ``first=False``, ``matches(fields) -> list[int]``: every condition that holds."""
+        tests = [self.condition(c) for c in conditions]
+        regex_fields = [[lf.field for lf in leaves(c) if lf.op == "regex"] for c in conditions]
         body = ["def match(fields):", "    get = fields.get"]
         for i, f in enumerate(self.fields):
             body.append(f"    r{i} = get({f!r}) or ''")
-            body.append(f"    l{i} = lower(r{i})")
-        for n, (test, rfields) in enumerate(zip(tests, regex_fields_per_rule, strict=True)):
+            if f in self.lowered:
+                body.append(f"    l{i} = lower(r{i})")
+        if not first:
+            body.append("    out = []")
+        scanned: set[str] = set()
+        for n, (test, rfields) in enumerate(zip(tests, regex_fields, strict=True)):
             for f in dict.fromkeys(rfields):
-                if f not in self.scanned:  # first rule that needs this field's regexes
-                    self.scanned.add(f)
+                if f not in scanned:  # first rule that needs this field's regexes
+                    scanned.add(f)
                     i = self.fields.index(f)
                     body.append(f"    h{i} = frozenset(S{i}.Match(r{i}) or ())")
             body.append(f"    if {test}:")
-            body.append(f"        return {n}")
-        body.append("    return -1")
+            body.append(f"        {'return' if first else 'out.append'}({n})")
+        body.append("    return -1" if first else "    return out")
         namespace: dict[str, object] = {"lower": lower}
-        for f, pats in self.patterns.items():
+        for f, pats in self.field_patterns.items():
             s = re2.Set.SearchSet()
             for p in pats:
                 s.Add(p)
@@ -92,8 +99,13 @@ class _Gen:
 
 def compile_condition(cond: Condition) -> Callable[[Mapping[str, str]], bool]:
     """One condition alone, as a predicate over a dict of fields (missing reads as "")."""
-    fn = _Gen().function([cond])
+    fn = Python().function([cond])
     return lambda fields: fn(fields) == 0
+
+
+def compile_all(conditions: Sequence[Condition]) -> Callable[[Mapping[str, str]], list[int]]:
+    """Every condition at once: ``fn(fields)`` lists the indexes of those that hold."""
+    return Python().function(conditions, first=False)
 
 
 @dataclass(frozen=True)
@@ -112,8 +124,5 @@ class Matcher:
 
 def compile_table(table: RuleTable) -> Matcher:
     """Compile every rule once (regexes included)."""
-    fields: list[str] = []
-    for rule in table.rules:
-        fields += [f for f in fields_of(rule.condition) if f not in fields]
-    fn = _Gen().function([r.condition for r in table.rules])
-    return Matcher(table, tuple(fields), fn)
+    fn = Python(table).function([r.condition for r in table.rules])
+    return Matcher(table, tuple(table_fields(table.rules)), fn)
