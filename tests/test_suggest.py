@@ -241,3 +241,24 @@ def test_min_events(tmp_path):
     with _ingest(tmp_path, events) as db:
         assert db.suggest(parse('name = "e"\n')).candidates == []
         assert len(db.suggest(parse('name = "e"\n'), min_events=3).candidates) == 1
+
+
+def test_a_known_kinds_example_names_the_condition(tmp_path):
+    """No built-in wording, but the table's own rule example says what it is."""
+    table = parse(
+        'name = "t"\n[[rules]]\nid = "maint"\nkind = "maintenance"\nlevel = "info"\n'
+        'field = "message"\ncontains = "maintenance window"\n'
+        'examples.match = ["backend in maintenance mode, try again later"]\n'
+    )
+    events = [
+        raw_event("m", i, message="billing backend in maintenance mode, try again later",
+                  user=f"u-{i % 6}", every=400)
+        for i in range(15)
+    ]  # fmt: skip
+    with _ingest(tmp_path, events) as db:
+        (c,) = db.suggest(table).candidates
+        assert (c.kind, c.level) == ("maintenance", "info")
+        assert [s.name for s in c.signals][0] == "example"
+        assert "rule maint" in c.signals[0].text
+        # Appended after the table's rules: the existing rule still wins what it matches.
+        assert parse(db.suggest(table).table_text()).rules[0].id == "maint"

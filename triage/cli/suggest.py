@@ -14,6 +14,7 @@ from triage.cli.common import (
     db_option,
     open_store,
     out_console,
+    rules_option,
     threshold_option,
     wait_option,
 )
@@ -26,13 +27,7 @@ FORMATS = ["table", "markdown", "json", "toml"]
 
 
 @click.command(name="suggest")
-@click.option(
-    "--rules",
-    "rules",
-    default="openhuman",
-    show_default=True,
-    help="The rule table to add to: a built-in name, a path, or REV:path.",
-)
+@rules_option
 @db_option
 @click.option("--demo", is_flag=True, help="Run on the built-in demo export (in memory; no --db).")
 @click.option(
