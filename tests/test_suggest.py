@@ -262,3 +262,13 @@ def test_a_known_kinds_example_names_the_condition(tmp_path):
         assert "rule maint" in c.signals[0].text
         # Appended after the table's rules: the existing rule still wins what it matches.
         assert parse(db.suggest(table).table_text()).rules[0].id == "maint"
+
+
+def test_markdown_fence_survives_backticks_in_messages(tmp_path):
+    text = "auth: ```session expired``` please log in again"
+    events = [raw_event("bt", i, message=text, user=f"u-{i % 5}", every=300) for i in range(10)]
+    with _ingest(tmp_path, events) as db:
+        res = db.suggest(parse('name = "e"\n'))
+        assert len(res.candidates) == 1
+        md = res.to_markdown()
+        assert "````toml\n" in md and "\n````\n" in md

@@ -398,7 +398,10 @@ class Suggestions:
                 lines.append(f"- **{w['check']}**: {_md(w['message'])}")
             for f in c.lint:
                 lines.append(f"- lint {f.severity} {f.check}: {_md(f.message)}")
-            lines += ["", "```toml", c.toml.rstrip(), "```"]
+            # Event text may hold backticks: the fence is longer than any run of them.
+            runs = [len(m) for m in re.findall(r"`+", c.toml)]
+            fence = "`" * max(3, max(runs, default=0) + 1)
+            lines += ["", f"{fence}toml", c.toml.rstrip(), fence]
         skipped = [d for d in self.decisions if not d.proposed and d.open_events]
         if skipped:
             lines += ["", f"<details><summary>Not proposed ({len(skipped)})</summary>", ""]
