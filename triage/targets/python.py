@@ -84,7 +84,7 @@ class Python(Generator):
                     i = self.fields.index(f)
                     body.append(f"    h{i} = frozenset(S{i}.Match(r{i}) or ())")
             body.append(f"    if {test}:")
-            body.append(f"        {'return' if first else 'out.append'}({n})")
+            body.append(f"        return {n}" if first else f"        out.append({n})")
         body.append("    return -1" if first else "    return out")
         namespace: dict[str, object] = {"lower": lower}
         for f, pats in self.field_patterns.items():
