@@ -12,10 +12,10 @@ from typing import Any
 import duckdb
 import re2
 
-from triage.analysis.examples import example_column, load_examples, matches
-from triage.rules import All, Any_, Condition, Example, Leaf, Not, RuleTable, leaves
+from triage.analysis.examples import example_column, load_examples
+from triage.rules import All, Any_, Condition, Example, Leaf, Not, RuleTable, fields_of, leaves
 from triage.store import sqlfiles as sqlfiles
-from triage.targets.sql import compile_condition, compile_table, event_field_sql
+from triage.targets.sql import compile_condition, event_field_sql, gate_valid, necessary_gate
 
 SEVERITIES = ("error", "warning", "info")
 # A pattern shorter than this (after trimming) matches far more than its author meant.
@@ -69,8 +69,7 @@ def lint(
         if refused:
             return refused  # the SQL checks below cannot run such a table
         findings = [
-            *_example_checks(table, scratch),
-            *_shadowing(table, scratch),
+            *_examples(table, scratch),
             *_generic_patterns(table),
             *_not_portable(table),
         ]
@@ -88,11 +87,28 @@ def lint(
 
 
 def _engine_regexes(table: RuleTable, con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    """Regexes DuckDB's RE2 refuses. Checked 256 to a statement (10k rules: 40 statements, not
+    10k); a batch that fails is checked one by one to name the pattern."""
+    items = [
+        (rule.id, leaf)
+        for rule in table.rules
+        for leaf in leaves(rule.condition)
+        if leaf.op == "regex"
+    ]
     out = []
-    for rule in table.rules:
-        for leaf in leaves(rule.condition):
-            if leaf.op != "regex":
-                continue
+    for start in range(0, len(items), 256):
+        batch = items[start : start + 256]
+        params: list[str] = []
+        cols = []
+        for _, leaf in batch:
+            params += [leaf.value, "" if leaf.case_sensitive else "i"]
+            cols.append("regexp_matches('', ?, ?)")
+        try:
+            con.execute(f"SELECT {', '.join(cols)}", params).fetchone()
+            continue
+        except duckdb.Error:
+            pass
+        for rule_id, leaf in batch:
             flags = "" if leaf.case_sensitive else "i"
             try:
                 con.execute("SELECT regexp_matches('', ?, ?)", [leaf.value, flags]).fetchone()
@@ -101,7 +117,7 @@ def _engine_regexes(table: RuleTable, con: duckdb.DuckDBPyConnection) -> list[Fi
                     Finding(
                         "error",
                         "invalid",
-                        rule.id,
+                        rule_id,
                         f"DuckDB refuses regex {leaf.value!r}: {str(exc).splitlines()[0]}",
                     )
                 )
@@ -109,12 +125,111 @@ def _engine_regexes(table: RuleTable, con: duckdb.DuckDBPyConnection) -> list[Fi
 
 
 # ---------------------------------------------------------------------------------------------
+# Every condition against many rows, in long form
+#
+# Why: a 10,000-rule table evaluated as one wide row per input (a CASE of 10k arms plus a column
+# per rule and per sub-condition) made DuckDB plan and hold 20k columns: 5 GB and no answer in
+# 10 minutes on 30 events. Here conditions run in blocks, each block gated by one combined regex
+# of what its conditions need (as the classifier's fast form, triage.compile_sql), and only the
+# (row, condition) pairs that hold are kept: a sparse table whatever the number of rules. The
+# first-match winner of a row is its smallest matching rule index, the CASE chain's answer.
+
+HIT_BLOCK = 64
+
+
+def _long_hits(
+    con: duckdb.DuckDBPyConnection,
+    conds: list[Condition],
+    source: str,
+    column: Any,
+    out: str,
+    lower_column: Any = None,
+    ks: list[int] | None = None,
+) -> None:
+    """TEMP ``out (id, k)``: every row ``id`` of ``source`` where condition ``k`` holds (``k``
+    the 0-based position in ``conds``, or ``ks[position]``). Appends when ``out`` exists."""
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {out} (id BIGINT, k INTEGER)")
+    numbered = list(zip(ks if ks is not None else range(len(conds)), conds, strict=True))
+    for start in range(0, len(numbered), HIT_BLOCK):
+        block = numbered[start : start + HIT_BLOCK]
+        params: list[str] = []  # in placeholder order: the arms, then the gate
+        arms = [
+            f"CASE WHEN {compile_condition(c, column, params, lower_column)} THEN {k} END"
+            for k, c in block
+        ]
+        gate = _block_gate([c for _, c in block], column, lower_column, params)
+        con.execute(
+            f"INSERT INTO {out} SELECT id, k FROM (SELECT id, unnest([{', '.join(arms)}]) AS k "
+            f"FROM {source}{f' WHERE {gate}' if gate else ''}) WHERE k IS NOT NULL",
+            params,
+        )
+
+
+def _block_gate(conds: list[Condition], column: Any, lower_column: Any, params: list[str]) -> str:
+    """A test every row that any of ``conds`` matches passes (empty: no such test)."""
+    merged: dict[tuple[str, bool], list[str]] = {}
+    for c in conds:
+        g = necessary_gate(c)
+        if g is None:
+            return ""
+        for key, pieces in g.items():
+            merged.setdefault(key, []).extend(pieces)
+    # One RE2 check per field and block (not per rule): a block whose combined pattern RE2
+    # refuses runs ungated, which is slower, never different.
+    if not all(gate_valid("|".join(dict.fromkeys(v))) for v in merged.values()):
+        return ""
+    tests = []
+    for (fld, lowered), pieces in merged.items():
+        subject = column(fld)
+        if lowered:
+            subject = lower_column(fld) if lower_column else f"lower({subject})"
+        params.append("|".join(dict.fromkeys(pieces)))
+        tests.append(f"regexp_matches({subject}, ?)")
+    return " OR ".join(tests)
+
+
+# ---------------------------------------------------------------------------------------------
 # Examples: each rule's own, then against the rules above it
 
 
-def _example_checks(table: RuleTable, con: duckdb.DuckDBPyConnection) -> list[Finding]:
+def _examples(table: RuleTable, con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    """Each rule's examples against its own condition (failing examples), and every match example
+    against the whole first-match table (shadowing), from one evaluation of every rule on every
+    example.
+
+    An example its own rule matches but an earlier rule wins is *taken*; a rule whose examples
+    are all taken can never match what it was written for.
+    """
+    items: list[tuple[int, bool, Example]] = [
+        (owner, expect, ex)
+        for owner, r in enumerate(table.rules)
+        for expect, exs in ((True, r.match_examples), (False, r.no_match_examples))
+        for ex in exs
+    ]
+    own: dict[int, bool] = {}
+    winner: dict[int, int | None] = {}
+    if items:
+        load_examples(con, [ex for _, _, ex in items])
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE ex_owner AS "
+            "SELECT unnest(?::INTEGER[]) AS i, unnest(?::INTEGER[]) AS owner",
+            [list(range(len(items))), [o for o, _, _ in items]],
+        )
+        conds = [r.condition for r in table.rules]
+        con.execute("DROP TABLE IF EXISTS ex_hits")
+        _long_hits(con, conds, "(SELECT i AS id, * FROM ex)", example_column, "ex_hits")
+        for i, first, is_own in con.execute(
+            "SELECT o.i, min(h.k), coalesce(bool_or(h.k = o.owner), false) "
+            "FROM ex_owner o LEFT JOIN ex_hits h ON h.id = o.i GROUP BY o.i"
+        ).fetchall():
+            own[i], winner[i] = bool(is_own), first
+        con.execute("DROP TABLE IF EXISTS ex_hits")
+
     out = []
-    for rule in table.rules:
+    taken: dict[int, list[tuple[Example, int]]] = {}
+    own_ok: dict[int, int] = {}
+    k = 0
+    for owner, rule in enumerate(table.rules):
         if not rule.match_examples:
             out.append(
                 Finding(
@@ -125,9 +240,8 @@ def _example_checks(table: RuleTable, con: duckdb.DuckDBPyConnection) -> list[Fi
                 )
             )
         for expect, exs in ((True, rule.match_examples), (False, rule.no_match_examples)):
-            if not exs:
-                continue
-            for ex, got in zip(exs, matches(rule, list(exs), con), strict=True):
+            for ex in exs:
+                got = own[k]
                 if got != expect:
                     word = "should match but does not" if expect else "matches but should not"
                     out.append(
@@ -139,78 +253,45 @@ def _example_checks(table: RuleTable, con: duckdb.DuckDBPyConnection) -> list[Fi
                             {"example": ex.fields, "expected": expect},
                         )
                     )
+                elif expect:
+                    own_ok[owner] = own_ok.get(owner, 0) + 1
+                    w = winner[k]
+                    if w is not None and w < owner:
+                        taken.setdefault(owner, []).append((ex, w))
+                k += 1
+    for owner, items_taken in sorted(taken.items()):
+        out.append(_shadow_finding(table, owner, items_taken, own_ok[owner]))
     return out
 
 
-def _shadowing(table: RuleTable, con: duckdb.DuckDBPyConnection) -> list[Finding]:
-    """Run the whole first-match table over every rule's match examples.
-
-    An example its own rule matches but an earlier rule wins is *taken*; a rule whose examples
-    are all taken can never match what it was written for.
-    """
-    owners: list[tuple[int, Example]] = [
-        (i, ex) for i, r in enumerate(table.rules) for ex in r.match_examples
-    ]
-    if not owners:
-        return []
-    load_examples(con, [ex for _, ex in owners])
-    compiled = compile_table(table, column=example_column)
-    own_params: list[str] = []
-    own_cases = []
-    for i, r in enumerate(table.rules):
-        cond = compile_condition(r.condition, example_column, own_params)
-        own_cases.append(f"WHEN {i} THEN {cond}")
-    con.execute("CREATE OR REPLACE TEMP TABLE ex_owner (i INTEGER, owner INTEGER)")
-    pairs = [[k, owner] for k, (owner, _) in enumerate(owners)]
-    con.executemany("INSERT INTO ex_owner VALUES (?, ?)", pairs)
-    rows = con.execute(
-        f"SELECT ex.i, {compiled.expr} AS winner, "
-        f"CASE o.owner {' '.join(own_cases)} END AS own "
-        f"FROM ex JOIN ex_owner o USING (i) ORDER BY ex.i",
-        [*compiled.params, *own_params],
-    ).fetchall()
-    taken: dict[int, list[tuple[Example, int]]] = {}
-    own_ok: dict[int, int] = {}
-    for k, winner, own in rows:
-        owner, ex = owners[k]
-        if not own:
-            continue  # a failing example, reported by _example_checks
-        own_ok[owner] = own_ok.get(owner, 0) + 1
-        if winner is not None and winner - 1 < owner:
-            taken.setdefault(owner, []).append((ex, winner - 1))
-    out = []
-    for owner, items in sorted(taken.items()):
-        rule = table.rules[owner]
-        by = list(dict.fromkeys(table.rules[w].id for _, w in items))
-        first = table.rules[items[0][1]]
-        details = {
-            "shadowed_by": by,
-            "examples": [{"example": ex.label, "taken_by": table.rules[w].id} for ex, w in items],
-        }
-        if len(items) == own_ok[owner]:
-            out.append(
-                Finding(
-                    "error",
-                    "shadowed",
-                    rule.id,
-                    f"can never match its examples: earlier rule {', '.join(by)} takes all "
-                    f"{len(items)} (e.g. {items[0][0].label!r} -> {first.id}, "
-                    f"{first.kind}/{first.level})",
-                    details,
-                )
-            )
-        else:
-            out.append(
-                Finding(
-                    "warning",
-                    "shadowed_example",
-                    rule.id,
-                    f"{len(items)} of its {own_ok[owner]} examples are taken by earlier rule "
-                    f"{', '.join(by)} (e.g. {items[0][0].label!r} -> {first.id})",
-                    details,
-                )
-            )
-    return out
+def _shadow_finding(
+    table: RuleTable, owner: int, items: list[tuple[Example, int]], own_ok: int
+) -> Finding:
+    rule = table.rules[owner]
+    by = list(dict.fromkeys(table.rules[w].id for _, w in items))
+    first = table.rules[items[0][1]]
+    details = {
+        "shadowed_by": by,
+        "examples": [{"example": ex.label, "taken_by": table.rules[w].id} for ex, w in items],
+    }
+    if len(items) == own_ok:
+        return Finding(
+            "error",
+            "shadowed",
+            rule.id,
+            f"can never match its examples: earlier rule {', '.join(by)} takes all "
+            f"{len(items)} (e.g. {items[0][0].label!r} -> {first.id}, "
+            f"{first.kind}/{first.level})",
+            details,
+        )
+    return Finding(
+        "warning",
+        "shadowed_example",
+        rule.id,
+        f"{len(items)} of its {own_ok} examples are taken by earlier rule "
+        f"{', '.join(by)} (e.g. {items[0][0].label!r} -> {first.id})",
+        details,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,7 +452,7 @@ def _against_events(
     if not total_events or not table.rules:
         return []
     unit_list = [(rule, u) for rule in table.rules for u in units(rule.condition)]
-    _evaluate(con, table, [u for _, u in unit_list])
+    _evaluate(con, table, unit_list)
     try:
         return [
             *_no_hits(con, table, total_events),
@@ -379,55 +460,81 @@ def _against_events(
             *_unmatched(con, top),
         ]
     finally:
-        con.execute("DROP TABLE IF EXISTS lint_inputs")
-        con.execute("DROP TABLE IF EXISTS lint_events")
+        for name in ("lint_inputs", "lint_events", "lint_rule_hits", "lint_unit_hits"):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _evaluate(con: duckdb.DuckDBPyConnection, table: RuleTable, unit_conds: list) -> None:
-    """TEMP ``lint_events``: per event, the winning rule (``rule_idx``), whether each rule's own
-    condition holds (``r1..``) and each deciding sub-condition (``u0..``).
+def _evaluate(con: duckdb.DuckDBPyConnection, table: RuleTable, unit_list: list) -> None:
+    """TEMP ``lint_events``: per event, its distinct input (``input_id``) and the winning rule
+    (``rule_idx``, 1-based); TEMP ``lint_rule_hits`` / ``lint_unit_hits`` ``(id, k)``: the inputs
+    each rule's own condition, and each deciding sub-condition, matches (long form, see
+    :func:`_long_hits`).
 
     As in triage.classify, the conditions run once per distinct input and join back to events.
     """
-    fields = list(dict.fromkeys(["message", *compile_table(table).fields]))
+    fields = ["message"]
+    for rule in table.rules:
+        fields += [f for f in fields_of(rule.condition) if f not in fields]
     alias = {f: f"f{i}" for i, f in enumerate(fields)}
-    column = alias.__getitem__
-    compiled = compile_table(table, column=column)
-    params = list(compiled.params)
-    cols = [f"{compiled.expr} AS rule_idx"]
-    for i, rule in enumerate(table.rules, start=1):
-        cols.append(f"{compile_condition(rule.condition, column, params)} AS r{i}")
-    for k, cond in enumerate(unit_conds):
-        cols.append(f"{compile_condition(cond, column, params)} AS u{k}")
+    lowered = {f: f"l{i}" for i, f in enumerate(fields)}
     select_distinct = ", ".join(f"{event_field_sql(f)} AS {alias[f]}" for f in fields)
+    lowers = ", ".join(f"lower({alias[f]}) AS {lowered[f]}" for f in fields)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE lint_inputs AS SELECT {', '.join(alias.values())}, "
-        f"{', '.join(cols)} FROM (SELECT DISTINCT {select_distinct} FROM events)",
-        params,
+        f"CREATE OR REPLACE TEMP TABLE lint_inputs AS SELECT row_number() OVER () AS id, *, "
+        f"{lowers} FROM (SELECT DISTINCT {select_distinct} FROM events)"
+    )
+    for name in ("lint_rule_hits", "lint_unit_hits"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    conds = [r.condition for r in table.rules]
+    _long_hits(con, conds, "lint_inputs", alias.__getitem__, "lint_rule_hits", lowered.__getitem__)
+    # A deciding sub-condition that is its rule's whole condition (no top-level any) has the
+    # rule's hits: only the arms of an any are evaluated again.
+    index = {id(r): i for i, r in enumerate(table.rules)}
+    same = [(index[id(r)], k) for k, (r, u) in enumerate(unit_list) if u is r.condition]
+    con.execute("CREATE TEMP TABLE lint_unit_hits (id BIGINT, k INTEGER)")
+    if same:
+        con.execute(
+            "INSERT INTO lint_unit_hits SELECT h.id, m.unit FROM lint_rule_hits h JOIN "
+            "(SELECT unnest(?::INTEGER[]) AS rule, unnest(?::INTEGER[]) AS unit) m "
+            "ON m.rule = h.k",
+            [[r for r, _ in same], [k for _, k in same]],
+        )
+    arms = [(k, u) for k, (r, u) in enumerate(unit_list) if u is not r.condition]
+    _long_hits(
+        con,
+        [u for _, u in arms],
+        "lint_inputs",
+        alias.__getitem__,
+        "lint_unit_hits",
+        lowered.__getitem__,
+        ks=[k for k, _ in arms],
     )
     join_on = " AND ".join(f"{event_field_sql(f)} = m.{alias[f]}" for f in fields)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE lint_events AS SELECT e.group_key, e.template, e.user_id, "
-        f"e.level, m.* EXCLUDE ({', '.join(alias.values())}) "
-        f"FROM events e JOIN lint_inputs m ON {join_on}"
+        "CREATE OR REPLACE TEMP TABLE lint_events AS "
+        "SELECT e.group_key, e.template, e.user_id, e.level, m.id AS input_id, w.rule_idx "
+        f"FROM events e JOIN lint_inputs m ON {join_on} "
+        "LEFT JOIN (SELECT id, min(k) + 1 AS rule_idx FROM lint_rule_hits GROUP BY id) w "
+        "ON w.id = m.id"
     )
 
 
 def _no_hits(con: duckdb.DuckDBPyConnection, table: RuleTable, total: int) -> list[Finding]:
     """Rules that win no event: nothing matches them, or earlier rules take every match."""
     hits = {idx for (idx, _n, _g) in con.execute(sqlfiles.load("lint_rule_hits.sql")).fetchall()}
+    taken: dict[int, list[tuple[int, int]]] = {}
+    for own, idx, n in con.execute(sqlfiles.load("lint_taken_by.sql")).fetchall():
+        taken.setdefault(own, []).append((idx, n))
     out = []
     for i, rule in enumerate(table.rules, start=1):
         if i in hits:
             continue
-        sql = sqlfiles.load("lint_taken_by.sql").replace("{own}", f"r{i}")
-        taken = con.execute(sql).fetchall()
-        if not taken:
+        if i not in taken:
             out.append(
                 Finding("info", "no_hits", rule.id, f"matches none of the {total:,} stored events")
             )
             continue
-        by = [(table.rules[idx - 1].id, n) for idx, n in taken]
+        by = [(table.rules[idx - 1].id, n) for idx, n in taken[i]]
         text = ", ".join(f"{rid} ({n:,})" for rid, n in by)
         out.append(
             Finding(
@@ -450,10 +557,15 @@ def _broad(
     broad_min_groups: int,
 ) -> list[Finding]:
     """Deciding sub-conditions that match a large share of the groups."""
-    cols = [f"count(DISTINCT group_key) FILTER (WHERE u{k})" for k in range(len(unit_list))]
-    row = con.execute(f"SELECT {', '.join(cols)} FROM lint_events").fetchone()
+    counts = dict(
+        con.execute(
+            "SELECT h.k, count(DISTINCT e.group_key) FROM lint_unit_hits h "
+            "JOIN lint_events e ON e.input_id = h.id GROUP BY h.k"
+        ).fetchall()
+    )
     out = []
-    for (rule, unit), groups in zip(unit_list, row, strict=True):
+    for k, (rule, unit) in enumerate(unit_list):
+        groups = counts.get(k, 0)
         if groups >= broad_min_groups and groups >= broad_share * total_groups:
             out.append(
                 Finding(

@@ -273,3 +273,14 @@ def compile_blocked(
 ) -> CompiledSQL:
     """Like :func:`compile_table` (same result on every row), gated by blocks of rules."""
     return dialect(table, column=column, lower_column=lower_column).blocked(block_size)
+
+
+def necessary_gate(cond: Condition) -> Gate | None:
+    """Patterns one of which must match for ``cond`` to hold (None: none can be derived); the
+    blocks of `triage rules lint` are gated by them as the fast form's are."""
+    return _necessary(cond)
+
+
+def gate_valid(pattern: str) -> bool:
+    """Whether RE2 compiles ``pattern`` (a combined gate)."""
+    return _gate_valid(pattern)
