@@ -6,6 +6,7 @@ given a database, on the stored events, so lint and classification cannot disagr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,7 @@ def lint(
         findings = [
             *_examples(table, scratch),
             *_generic_patterns(table),
+            *_personal_data(table),
             *_not_portable(table),
         ]
     finally:
@@ -408,6 +410,66 @@ def _generic_patterns(table: RuleTable) -> list[Finding]:
                         {"condition": describe(unit)},
                     )
                 )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Personal data written into a rule
+#
+# Detectors: an email address (local@domain.tld, the TLD letters only, so `app@1.2.3` is a
+# release); an IPv4 address of four octets <= 255 not glued to a letter, digit, dot or `v` (so
+# `v1.2.3.4` and `10.15.7` are versions); an IPv6 address with `::` or eight groups and a digit,
+# checked by the ipaddress module. Regex text is read with groups, alternatives and backslash
+# escapes removed, so `10\.0\.0\.1` and `(a|b)@x\.org` count; classes such as `[\w.]+@[\w.]+`
+# hold no literal address and do not.
+
+_EMAIL_RE = re.compile(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_IPV4_RE = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
+_IPV6_RE = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+
+
+def personal_data(text: str) -> list[str]:
+    """The email and IP address literals in ``text`` (see the detectors above)."""
+    import ipaddress
+
+    found = [f"email {m}" for m in _EMAIL_RE.findall(text)]
+    for m in _IPV4_RE.findall(text):
+        if all(int(part) <= 255 for part in m.split(".")):
+            found.append(f"IP {m}")
+    for m in _IPV6_RE.findall(text):
+        if ("::" not in m and m.count(":") != 7) or not any(c.isdigit() for c in m):
+            continue  # a::b is a path (Rust, C++) far more often than an address
+        try:
+            ipaddress.IPv6Address(m)
+        except ValueError:
+            continue
+        found.append(f"IP {m}")
+    return found
+
+
+def _personal_data(table: RuleTable) -> list[Finding]:
+    """Rules that test for one person's address: personal data shipped in every export of the
+    table (TypeScript, Rust, Sentry fingerprints), and a rule about a user, not a condition."""
+    out = []
+    for rule in table.rules:
+        hits: list[str] = []
+        for leaf in leaves(rule.condition):
+            text = leaf.value
+            if leaf.op == "regex":  # groups and alternatives read as words: (a|b)@x.org -> b@x.org
+                text = re.sub(r"\(\?:|[()]", "", text).replace("|", " ")
+                text = re.sub(r"\\(.)", r"\1", text)
+            hits += [h for h in personal_data(text) if h not in hits]
+        if hits:
+            out.append(
+                Finding(
+                    "warning",
+                    "personal_data",
+                    rule.id,
+                    f"tests for {', '.join(hits)}: personal data in a rule table ships with every "
+                    "export of it; match the condition, not the person",
+                    {"literals": hits},
+                )
+            )
     return out
 
 
