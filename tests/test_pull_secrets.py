@@ -36,7 +36,9 @@ def _echo(status: int):
 
 
 @pytest.mark.parametrize("status", [401, 403, 400, 418])
-def test_an_error_body_echoing_the_token_does_not_leak_it(httpserver, tmp_path, monkeypatch, status):
+def test_an_error_body_echoing_the_token_does_not_leak_it(
+    httpserver, tmp_path, monkeypatch, status
+):
     monkeypatch.setenv("SENTRY_AUTH_TOKEN", TOKEN)
     httpserver.expect_request("/api/0/projects/acme/tauri/issues/").respond_with_handler(
         _echo(status)
@@ -58,9 +60,7 @@ def test_an_error_body_echoing_the_token_does_not_leak_it(httpserver, tmp_path, 
 
 def test_a_token_echoed_on_a_retried_answer_does_not_leak(httpserver, tmp_path, monkeypatch):
     monkeypatch.setenv("SENTRY_AUTH_TOKEN", TOKEN)
-    httpserver.expect_request("/api/0/projects/acme/tauri/issues/").respond_with_handler(
-        _echo(500)
-    )
+    httpserver.expect_request("/api/0/projects/acme/tauri/issues/").respond_with_handler(_echo(500))
     dbdir = tmp_path / "db"
     dbdir.mkdir()
     args = ["pull", "--org", "acme", "--project", "tauri", "--url", httpserver.url_for("/")]

@@ -88,7 +88,10 @@ def test_a_lock_conflict_is_still_a_lock(demo_file):
 @pytest.mark.parametrize(
     ("exc", "kind"),
     [
-        (duckdb.IOException('IO Error: Could not set lock on file "/x.db": Conflicting lock'), "locked"),
+        (
+            duckdb.IOException('IO Error: Could not set lock on file "/x.db": Conflicting lock'),
+            "locked",
+        ),
         (
             duckdb.IOException('IO Error: Could not write file "/x.db": No space left on device'),
             "disk_full",

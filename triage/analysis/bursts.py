@@ -9,13 +9,12 @@ regularity score of ``1 - MAD/median`` of the inter-arrival times, and a period 
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from triage.common.text import jsonable
+from triage.common.text import jsonable, to_csv
 from triage.store import sqlfiles
 
 if TYPE_CHECKING:
@@ -138,9 +137,7 @@ class Bursts:
             df = df.drop(columns=["tag_value"])
         else:
             df = df.rename(columns={"tag_value": self.by})
-        buf = io.StringIO()
-        df.to_csv(buf, index=False)
-        return buf.getvalue()
+        return to_csv(df)  # user ids and tag values are event text
 
     def _repr_html_(self) -> str:
         df = self.df.copy()

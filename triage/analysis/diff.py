@@ -19,8 +19,8 @@ import duckdb
 import pandas as pd
 
 from triage.analysis.classify import classify
-from triage.analysis.verdicts import DEFAULT_THRESHOLD
-from triage.common.text import jsonable, md_cell, short
+from triage.analysis.verdicts import DEFAULT_THRESHOLD, check_threshold
+from triage.common.text import jsonable, md_cell, md_code, short
 from triage.rules import RuleTable
 from triage.store import sqlfiles as sqlfiles
 
@@ -112,7 +112,7 @@ class Diff:
         net = t["net_leaving_per_day"]
         direction = "fewer" if net >= 0 else "more"
         lines = [
-            f"### Impact: `{md_cell(self.base_name)}` → `{md_cell(self.head_name)}`",
+            f"### Impact: `{md_code(self.base_name)}` → `{md_code(self.head_name)}`",
             "",
             f"- **{abs(net):,.1f} {direction} error events per day** "
             f"({t['leaving_events']:,} events leave error volume, "
@@ -136,7 +136,7 @@ class Diff:
             ]
             for r in df.itertuples(index=False):
                 lines.append(
-                    f"| `{md_cell(r.group)}` | {_mdt(short(r.title, 80))} "
+                    f"| `{md_code(r.group)}` | {_mdt(short(r.title, 80))} "
                     f"| {r.events:,} | {r.users:,} "
                     f"| {md_cell(state_text(r.base_kind, r.base_level))} "
                     f"| {md_cell(state_text(r.head_kind, r.head_level))} "
@@ -145,7 +145,7 @@ class Diff:
         if self.warnings:
             lines += ["", f"#### Warnings ({len(self.warnings)})", ""]
             for w in self.warnings:
-                lines.append(f"- **{w.check}**, rule `{md_cell(w.rule)}`: {_mdt(w.message)}")
+                lines.append(f"- **{w.check}**, rule `{md_code(w.rule)}`: {_mdt(w.message)}")
                 for ex in w.examples:
                     lines.append(f"  - matched: `{_code(ex)}`")
                 for ex in w.staying_examples:
@@ -206,7 +206,7 @@ def _h(text: Any) -> str:
 
 
 def _code(text: str) -> str:
-    return short(text, 160).replace("`", "'").replace("\n", " ")
+    return md_code(short(text, 160))
 
 
 def state_text(kind: Any, level: Any) -> str:
@@ -293,6 +293,7 @@ def build(
     tags: tuple[str, ...] | list[str] = (),
 ) -> Diff:
     """Diff two tables whose classifications are already stored."""
+    check_threshold(threshold)
     tags = tuple(dict.fromkeys(t.removeprefix("tags.") for t in tags))
     groups = con.execute(
         sqlfiles.load("diff_groups.sql"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -10,8 +9,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from triage.analysis.verdicts import DEFAULT_THRESHOLD
-from triage.common.text import jsonable, md_cell, short
+from triage.analysis.verdicts import DEFAULT_THRESHOLD, check_threshold
+from triage.common.text import jsonable, md_cell, md_code, short, to_csv
 from triage.rules import RuleTable
 from triage.store import sqlfiles as sqlfiles
 
@@ -66,11 +65,10 @@ class Report:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def to_csv(self) -> str:
+        """One row per group; text cells a spreadsheet would run as formulas get a ``'``."""
         df = self.groups[GROUP_KEYS + BURST_KEYS].copy()
         df["rules"] = df["rules"].map(lambda r: ";".join(r) if r is not None else "")
-        buf = io.StringIO()
-        df.to_csv(buf, index=False)
-        return buf.getvalue()
+        return to_csv(df)
 
     def to_markdown(self) -> str:
         t = self.totals
@@ -90,7 +88,7 @@ class Report:
             rules = ", ".join(r.rules) if r.rules is not None and len(r.rules) else ""
             kind = r.kind if isinstance(r.kind, str) else ""
             lines.append(
-                f"| {r.verdict} | `{md_cell(r.group)}` | {md_cell(short(r.title, 80))} "
+                f"| {r.verdict} | `{md_code(r.group)}` | {md_cell(short(r.title, 80))} "
                 f"| {r.events:,} | {r.users:,} | {r.level} → {r.new_level} | {md_cell(kind)} "
                 f"| {md_cell(rules)} | {polling_text(r._asdict())} |"
             )
@@ -141,6 +139,7 @@ def build(
     burst_min_events: int = 20,
 ) -> Report:
     """Report on events already classified with ``table`` (see triage.classify)."""
+    check_threshold(threshold)
     from triage.analysis.bursts import install_macro
 
     install_macro(con)

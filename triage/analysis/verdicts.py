@@ -3,3 +3,9 @@ code so the command line can show the default without importing it."""
 
 # A group is `downgrade` when at least this share of its error events leaves error volume.
 DEFAULT_THRESHOLD = 0.95
+
+
+def check_threshold(threshold: float) -> None:
+    """A share between 0 and 1; NaN (which every comparison lets through) is refused."""
+    if not (isinstance(threshold, int | float) and 0.0 <= threshold <= 1.0):
+        raise ValueError(f"threshold {threshold!r} is not a share between 0 and 1")

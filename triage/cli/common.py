@@ -49,9 +49,19 @@ format_option = click.option(
     help="table for a terminal, markdown for a PR, json (schema triage.report/1), csv, or html "
     "(one self-contained page with charts; use -o FILE).",
 )
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that also refuses NaN (which every range comparison lets through)."""
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        rv = super().convert(value, param, ctx)
+        if rv != rv:  # NaN
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return rv
+
+
 threshold_option = click.option(
     "--threshold",
-    type=click.FloatRange(0.0, 1.0),
+    type=FiniteFloatRange(0.0, 1.0),
     default=DEFAULT_THRESHOLD,
     show_default=True,
     help="Share of a group's error events that must leave error volume for `downgrade`.",
@@ -59,7 +69,7 @@ threshold_option = click.option(
 wait_option = click.option(
     "--wait",
     "wait",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0, max=1e9),
     default=0.0,
     show_default=True,
     metavar="SECONDS",

@@ -67,7 +67,10 @@ def parse_since(value: str, now: datetime) -> datetime | None:
         return None
     m = re.fullmatch(r"(\d+)\s*([smhdw])", text)
     if m:
-        return now - timedelta(**{_UNITS[m[2]]: int(m[1])})
+        try:
+            return now - timedelta(**{_UNITS[m[2]]: int(m[1])})
+        except OverflowError:
+            raise SinceError(f"--since {value!r} reaches back before the year 1") from None
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -211,7 +214,9 @@ def pull(
                 store("events", page)
     except BaseException as exc:
         with contextlib.suppress(Exception):
-            _record(writer, result, started, "failed", f"{type(exc).__name__}: {exc}")
+            _record(
+                writer, result, started, "failed", client.redact(f"{type(exc).__name__}: {exc}")
+            )
         raise
     _record(writer, result, started, "ok", None)
     return result
