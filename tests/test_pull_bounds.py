@@ -152,7 +152,7 @@ def test_pages_per_run_are_capped(httpserver, waits):
         ("99999999999999999999999", 99999999999999999999999.0),
         ("0", 0.0),
         ("2.5", 2.5),
-        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # in the past: no wait
+        ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),  # in the past: no wait
         ("Wed, 21 Oct 9999 07:28:00 GMT", "huge"),
         ("Mon, 99 Foo 2015 99:99:99 GMT", None),
         ("\x00\x01", None),
