@@ -107,6 +107,13 @@ def test_a_lock_conflict_is_still_a_lock(demo_file):
             duckdb.IOException('IO Error: The file "/x.db" exists, but it is not a valid DuckDB'),
             "not_a_database",
         ),
+        (
+            duckdb.TransactionException(
+                'TransactionContext Error: Failed to commit: Could not write file "/x.db.wal": '
+                "No space left on device"
+            ),
+            "disk_full",
+        ),
         # words in the wrong place decide nothing
         (duckdb.IOException("IO Error: block 7: lock ... No space left on device?"), None),
         (duckdb.CatalogException("Catalog Error: Table with name lock does not exist!"), None),

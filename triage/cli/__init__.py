@@ -1,18 +1,20 @@
 """The ``triage`` command: a thin click shell over triage.api.
 
 Exit codes: 0 ran clean; 1 findings asked for (--fail-on, --strict); 2 usage or configuration
-error (bad option, unknown rule table, invalid rules, database locked); 3 the Sentry API failed
+error (bad option, unknown rule table, invalid rules, database locked, corrupt or on a full
+disk); 3 the Sentry API failed
 (triage pull); 4 an unexpected failure, with one line on stderr.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
 from triage.cli import bursts, diff, ingest, pull, report, rules, suggest
-from triage.cli.common import EXIT_UNEXPECTED
+from triage.cli.common import EXIT_UNEXPECTED, ConfigError
 
 
 class TriageGroup(click.Group):
@@ -30,6 +32,10 @@ class TriageGroup(click.Group):
         except Exception as exc:
             if os.environ.get("TRIAGE_DEBUG"):
                 raise
+            known = _database_error(exc)
+            if known is not None:  # a full disk, a corrupt file: what it is, exit 2
+                click.echo(f"Error: {known}", err=True)
+                ctx.exit(ConfigError.exit_code)
             first = (str(exc).strip().splitlines() or [""])[0]
             click.echo(
                 f"Error: unexpected {type(exc).__name__}: {first} "
@@ -37,6 +43,15 @@ class TriageGroup(click.Group):
                 err=True,
             )
             ctx.exit(EXIT_UNEXPECTED)
+
+
+def _database_error(exc: Exception) -> Exception | None:
+    """A database failure named for what it is (see triage.store.describe_error), or None."""
+    if "duckdb" not in sys.modules:  # no database was touched: nothing to look up
+        return None
+    from triage.store import describe_error
+
+    return describe_error(None, exc)
 
 
 @click.group(cls=TriageGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -49,6 +49,8 @@ format_option = click.option(
     help="table for a terminal, markdown for a PR, json (schema triage.report/1), csv, or html "
     "(one self-contained page with charts; use -o FILE).",
 )
+
+
 class FiniteFloatRange(click.FloatRange):
     """A FloatRange that also refuses NaN (which every range comparison lets through)."""
 

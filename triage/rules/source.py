@@ -3,7 +3,8 @@
 The git form reads the file with ``git show REV:path`` in the working directory, so a change to a
 rule table can be compared with what is committed: ``triage diff --base HEAD~1:rules.toml --head
 rules.toml``. As in git, the path after the colon is relative to the repository root (write
-``REV:./path`` for a path relative to the working directory).
+``REV:./path`` for a path relative to the working directory). A revision or path starting with
+``-`` is refused, so a name can never reach git as an option.
 """
 
 from __future__ import annotations
@@ -28,12 +29,24 @@ def is_git_ref(spec: str) -> bool:
 
 
 def read_git(spec: str, cwd: str | Path | None = None) -> str:
-    """The text of ``REV:path`` as git stores it."""
+    """The text of ``REV:path`` as git stores it.
+
+    A revision or path starting with ``-`` is refused, and ``--end-of-options`` goes before the
+    argument: git must never read a rule-table name as an option (``--output=FILE`` makes
+    ``git show`` write FILE).
+    """
+    rev, _, path = spec.partition(":")
+    for part, what in ((rev, "revision"), (path, "path")):
+        if part.startswith("-"):
+            raise RuleSourceError(
+                f"cannot read rule table {spec!r} from git: the {what} {part!r} starts with '-' "
+                "(git would read it as an option)"
+            )
     git = shutil.which("git")
     if git is None:
         raise RuleSourceError(f"cannot read {spec}: git is not installed")
     proc = subprocess.run(
-        [git, "show", spec],
+        [git, "show", "--end-of-options", spec],
         cwd=cwd,
         capture_output=True,
         text=True,

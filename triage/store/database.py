@@ -21,12 +21,98 @@ DEFAULT_MEMORY_LIMIT = "512MB"
 
 
 class StoreError(Exception):
-    """The database could not be opened (locked by another process, unreadable, too new)."""
+    """The database could not be opened or written: ``kind`` says why (``locked``, ``corrupt``,
+    ``disk_full``, ``not_a_database``; None for anything else)."""
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
-def _is_lock_error(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return "lock" in text or "conflicting" in text or "being used by another process" in text
+# What a DuckDB error is, by its exception type and the start of its message: never by a word
+# found anywhere in it ("lock" is inside "block", the word every checksum failure names). DuckDB
+# raises a lock conflict, a full disk and a file that is not a database all as IOException (a
+# full disk met at commit as TransactionException); a checksum failure as a plain duckdb.Error.
+_KINDS: list[tuple[str, str, re.Pattern[str]]] = [
+    ("locked", "IOException", re.compile(r'IO Error: Could not set lock on file "')),
+    (
+        "disk_full",
+        "IOException",
+        re.compile(r"IO Error: Could not \w+ (?:file )?\"[^\"]*\"[^\n]*: No space left on device"),
+    ),
+    (  # the same, met while committing (a WAL write)
+        "disk_full",
+        "TransactionException",
+        re.compile(
+            r"TransactionContext Error: Failed to commit: Could not \w+ (?:file )?\"[^\"]*\""
+            r"[^\n]*: No space left on device"
+        ),
+    ),
+    (
+        "not_a_database",
+        "IOException",
+        re.compile(r'IO Error: The file "[^"]*" exists, but it is not a valid DuckDB'),
+    ),
+    ("corrupt", "Error", re.compile(r"Corrupt database file: ")),
+]
+# A connection invalidated by a fatal error repeats the original one.
+_ORIGINAL_RE = re.compile(r'Original error: "(.*)"', re.S)
+
+
+def _kind_of(exc: BaseException) -> str | None:
+    if not isinstance(exc, duckdb.Error):
+        return None
+    text = str(exc)
+    for kind, type_name, prefix in _KINDS:
+        if isinstance(exc, getattr(duckdb, type_name)) and prefix.match(text):
+            return kind
+    original = _ORIGINAL_RE.search(text) if isinstance(exc, duckdb.FatalException) else None
+    if original:
+        return _kind_of(duckdb.IOException(original[1])) or _kind_of(duckdb.Error(original[1]))
+    return None
+
+
+def db_error_kind(exc: BaseException) -> str | None:
+    """``locked``, ``disk_full``, ``not_a_database``, ``corrupt`` or None, for ``exc`` or the
+    error it was raised while handling (a failed ROLLBACK hides the full disk that caused it)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        kind = _kind_of(cur)
+        if kind:
+            return kind
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def _root(exc: BaseException, kind: str) -> BaseException:
+    cur: BaseException | None = exc
+    while cur is not None:
+        if _kind_of(cur) == kind:
+            return cur
+        cur = cur.__cause__ or cur.__context__
+    return exc
+
+
+def describe_error(path: str | None, exc: BaseException) -> StoreError | None:
+    """A StoreError saying what ``exc`` means for the database at ``path`` (None: the one the
+    command used, which DuckDB's own text names), or None when it is none of the known kinds.
+    Locks are described by :func:`connect`, which waits for them."""
+    kind = db_error_kind(exc)
+    if kind is None:
+        return None
+    first = (str(_root(exc, kind)).strip().splitlines() or [""])[0]
+    path = path or "in use"
+    message = {
+        "locked": f"database {path} is locked by another process ({first})",
+        "disk_full": f"the disk is full (database {path}, or DuckDB's temp directory): "
+        f"{first}. Free space and run again; what was being written was not stored",
+        "not_a_database": f"{path} is not a DuckDB database file ({first}): pass another --db",
+        "corrupt": f"database {path} is corrupt ({first}). Restore it from a backup, or ingest "
+        "again into a new file",
+    }[kind]
+    return StoreError(message, kind)
 
 
 _HOLDER_RE = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
@@ -80,11 +166,15 @@ def connect(
             con = duckdb.connect(path, read_only=read_only and path != MEMORY)
             break
         except duckdb.Error as exc:
-            if not _is_lock_error(exc):
+            kind = db_error_kind(exc)
+            if kind != "locked":
+                known = describe_error(path, exc)
+                if known is not None:
+                    raise known from exc
                 raise StoreError(f"cannot open database {path}: {exc}") from exc
             if time.monotonic() >= deadline:
                 waited = round(time.monotonic() - started, 1) if wait > 0 else 0.0
-                raise StoreError(_lock_message(path, exc, waited, read_only)) from exc
+                raise StoreError(_lock_message(path, exc, waited, read_only), kind) from exc
             time.sleep(0.2)
     limit = os.environ.get("TRIAGE_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
     try:
