@@ -85,20 +85,41 @@ class FrozenList(list):
     append = extend
 
 
-@pytest.mark.parametrize(
-    "tags",
-    [
-        FrozenList([["method", "x"]]),  # fails after the level was already set, on main
-        (("method", "x"),),  # a tuple: was replaced by {} and lost
-        "method:x",  # a string: was replaced by {} and lost
-    ],
-)
-def test_an_event_that_cannot_be_tagged_goes_out_exactly_as_it_came(tags):
+def test_tags_the_app_cannot_change_are_copied_never_half_applied():
+    """On main the level was set, then extending the frozen list failed: an event sent at info
+    with no triage tags to say why."""
+    hook = ts.before_send("openhuman")
+    frozen = FrozenList([["method", "x"]])
+    ev = {"message": SEED, "level": "error", "tags": frozen}
+    out = hook(ev, None)
+    assert out is ev and ev["level"] == "info"
+    assert ["triage.rule", "session-expired-text"] in ev["tags"] and ["method", "x"] in ev["tags"]
+    assert list(frozen) == [["method", "x"]]  # the app's own object is left alone
+
+
+@pytest.mark.parametrize("tags", [(("method", "x"),), "method:x"])
+def test_tags_of_another_type_are_kept_and_the_event_goes_out_unchanged(tags):
+    """On main such tags were replaced by {} and lost."""
     hook = ts.before_send("openhuman")
     ev = {"message": SEED, "level": "error", "tags": tags, "extra": {"k": [1, 2]}}
     before = copy.deepcopy(ev)
-    out = hook(ev, None)
-    assert out is ev and ev == before and type(ev["tags"]) is type(tags)
+    assert hook(ev, None) is ev and ev == before
+
+
+class RefusesLevel(dict):
+    def __setitem__(self, key, value):
+        if key == "level":
+            raise TypeError("level is read-only here")
+        super().__setitem__(key, value)
+
+
+def test_a_failure_while_setting_puts_the_event_back_as_it_came(caplog):
+    hook = ts.before_send("openhuman")
+    ev = RefusesLevel(message=SEED, level="error", tags={"method": "x"})
+    before = copy.deepcopy(dict(ev))
+    with caplog.at_level(logging.ERROR, logger="triage.sentry"):
+        assert hook(ev, None) is ev
+    assert dict(ev) == before and "sending it unchanged" in caplog.text
 
 
 class Explodes:

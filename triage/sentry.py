@@ -16,6 +16,8 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
+from contextlib import suppress
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,13 @@ from triage.targets.python import Matcher, compile_table
 log = logging.getLogger("triage.sentry")
 
 Event = dict[str, Any]
+# Bounded work per event: each field is classified on its first MAX_FIELD_CHARS characters, and
+# only the first MAX_TAGS tags are read. Why: the classifier's cost grows with the text (a 50 MB
+# message took 1.1 s and several copies of it in memory); Sentry itself keeps at most 8,192
+# characters of a message, so the events `triage report` reads were never longer than this.
+# A rule that needs text past the prefix (a `suffix` of a huge message) does not match live.
+MAX_FIELD_CHARS = 16_384
+MAX_TAGS = 1_000
 _PLACEHOLDER = re.compile(r"%[sdrif]")
 
 
@@ -112,8 +121,9 @@ def _tags(event: Mapping[str, Any]) -> dict[str, str | None]:
     t = event.get("tags")
     out: dict[str, str | None] = {}
     if isinstance(t, dict):
-        pairs = [(str(k), v) for k, v in t.items()]
+        pairs = [(str(k), v) for k, v in islice(t.items(), MAX_TAGS)]
     elif isinstance(t, list) and t:
+        t = t[:MAX_TAGS]
         if isinstance(t[0], dict):
             pairs = [(_str(x.get("key")), x.get("value")) for x in t if isinstance(x, dict)]
         else:
@@ -181,7 +191,7 @@ def event_fields(
     if only is None:
         for k, v in (tags if tags is not None else _tags(event)).items():
             out["tags." + k] = v or ""
-    return out
+    return {k: v[:MAX_FIELD_CHARS] for k, v in out.items()}
 
 
 _READERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
@@ -212,21 +222,41 @@ def classify_event(
 
 
 def apply(event: Event, matcher: Matcher) -> Event | None:
-    """Re-level and tag ``event`` in place by the first matching rule; None when it says drop."""
+    """Re-level and tag ``event`` by the first matching rule; None when it says drop.
+
+    All or nothing: the new tags are built aside (a copy of the event's dict or list, never the
+    object the app passed in) and set with the level last; if setting either fails the event is
+    put back as it was. Tags of another type (a string, a tuple) cannot be extended: such an
+    event goes out unchanged.
+    """
+    if not isinstance(event, dict):
+        return event
     rule = matcher.match_fields(event_fields(event, matcher.fields))
     if rule is None:
         return event
     if rule.level == "drop":
         return None
-    event["level"] = rule.level
     tags = event.get("tags")
-    if isinstance(tags, list):
-        tags.extend([["triage.kind", rule.kind], ["triage.rule", rule.id]])
+    ours = [("triage.kind", rule.kind), ("triage.rule", rule.id)]
+    if tags is None:
+        new_tags: Any = dict(ours)
+    elif isinstance(tags, dict):
+        new_tags = {**tags, **dict(ours)}
+    elif isinstance(tags, list):
+        new_tags = [*tags, *([k, v] for k, v in ours)]
     else:
-        if not isinstance(tags, dict):
-            tags = event["tags"] = {}
-        tags["triage.kind"] = rule.kind
-        tags["triage.rule"] = rule.id
+        return event
+    had = {k: event[k] for k in ("tags", "level") if k in event}
+    try:
+        event["tags"] = new_tags
+        event["level"] = rule.level
+    except Exception:
+        for k in ("tags", "level"):
+            if k in had:
+                dict.__setitem__(event, k, had[k])
+            else:
+                dict.pop(event, k, None)
+        raise
     return event
 
 
@@ -235,7 +265,8 @@ def _safe(matcher: Matcher) -> Callable[[Event, Any], Event | None]:
         try:
             return apply(event, matcher)
         except Exception:  # never lose an event because the classifier failed
-            log.exception("triage: classifying an event failed; sending it unchanged")
+            with suppress(Exception):  # nor because logging did
+                log.exception("triage: classifying an event failed; sending it unchanged")
             return event
 
     return hook
