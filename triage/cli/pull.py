@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 
 import click
 
 from triage.cli.common import (
     ConfigError,
+    FiniteFloatRange,
     db_option,
     err_console,
     fail_on_option,
@@ -24,11 +26,17 @@ from triage.cli.common import (
 from triage.ingest import pull as pull_mod
 from triage.ingest.records import FileResult
 from triage.ingest.sentry_api import (
+    DEFAULT_MAX_DURATION,
+    DEFAULT_MAX_PAGES,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_URL,
     Page,
     SentryAPIError,
     SentryAuthError,
     SentryClient,
+    check_slug,
 )
 
 EXIT_API = 3  # the Sentry API failed: retries spent, unreachable, or an unexpected answer
@@ -121,6 +129,46 @@ def _page_line(kind: str, page: Page, fr: FileResult) -> None:
     help="Retries of one request on 429, 5xx, connection errors and cut-short bodies "
     "(exponential backoff from 1 s, at most 30 s; a 429 waits its Retry-After).",
 )
+@click.option(
+    "--max-response-mb",
+    type=FiniteFloatRange(min=0, min_open=True, max=1e6),
+    default=DEFAULT_MAX_RESPONSE_BYTES / 2**20,
+    show_default=True,
+    help="Largest response body read (MiB, after decompression); a larger one stops the pull.",
+)
+@click.option(
+    "--request-timeout",
+    type=FiniteFloatRange(min=0, min_open=True, max=1e6),
+    default=DEFAULT_REQUEST_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Longest one request may take, its whole body included (a server dripping bytes is "
+    "cut off and retried).",
+)
+@click.option(
+    "--max-duration",
+    type=FiniteFloatRange(min=0, min_open=True, max=1e9),
+    default=DEFAULT_MAX_DURATION,
+    show_default=True,
+    metavar="SECONDS",
+    help="Longest the whole pull may take, waits included; past it the pull stops (the pages "
+    "stored are kept, --since last does not move).",
+)
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_PAGES,
+    show_default=True,
+    help="Most pages one pull reads, issues and events together (100 events a page).",
+)
+@click.option(
+    "--max-retry-after",
+    type=FiniteFloatRange(min=0, max=1e6),
+    default=DEFAULT_MAX_RETRY_AFTER,
+    show_default=True,
+    metavar="SECONDS",
+    help="Longest 429 Retry-After waited out; a longer one stops the pull (run again later).",
+)
 @click.option("--keep-raw", is_flag=True, help="Also store each raw payload (about 20x the space).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr (retries still).")
 def pull_cmd(quiet: bool, **opts) -> None:
@@ -136,7 +184,9 @@ def pull_cmd(quiet: bool, **opts) -> None:
       1  --fail-on found something new (named on stderr)
       2  usage or configuration error: bad option, rule table, database locked after
          --wait, no token or token refused (401/403), unknown org/project (404)
-      3  the Sentry API failed: retries spent, unreachable, or an unexpected answer
+      3  the Sentry API failed: retries spent, unreachable, an unexpected answer, or a bound
+         reached (--max-response-mb, --request-timeout, --max-duration, --max-pages,
+         --max-retry-after, a cursor cycle)
       4  an unexpected failure, with one line on stderr (TRIAGE_DEBUG=1: traceback)
     """
     from triage import store
@@ -168,6 +218,11 @@ def _pull(
     wait: float,
     fmt: str,
     retries: int,
+    max_response_mb: float,
+    request_timeout: float,
+    max_duration: float,
+    max_pages: int,
+    max_retry_after: float,
     keep_raw: bool,
 ) -> None:
     table = load_rules(rules) if fail_on else None
@@ -178,9 +233,20 @@ def _pull(
     if path == store.MEMORY:
         raise ConfigError("triage pull needs a database file (--db PATH or $TRIAGE_DB)")
     try:
-        client = SentryClient(url, retries=retries)
+        check_slug(org)
+        check_slug(project)
+        client = SentryClient(
+            url,
+            retries=retries,
+            max_response_bytes=int(max_response_mb * 2**20),
+            request_timeout=request_timeout,
+            max_duration=max_duration,
+            max_pages=max_pages,
+            max_retry_after=max_retry_after,
+        )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    pull_mod.parse_since(since, datetime.now(UTC))  # a bad --since fails before any request
     store.connect(path, wait=wait).close()  # fail on a lock before any request is sent
     with client:
         result = pull_mod.pull(

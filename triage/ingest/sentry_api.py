@@ -461,6 +461,11 @@ class SentryClient:
         return self.pages(path, params)
 
 
+def check_slug(value: str) -> str:
+    """``value`` when it is a valid organization or project slug; ValueError otherwise."""
+    return _seg(value)
+
+
 def _seg(value: str) -> str:
     """A path segment: slugs and ids only, so a value cannot walk to another endpoint."""
     value = str(value)
