@@ -131,8 +131,10 @@ def main() -> None:
                 # RUSAGE_CHILDREN is a running maximum over every child: measure each in its own
                 # grandchild so the figure is that run's own peak.
                 status, seconds, peak = _isolated(args, a.timeout)
-                print(f"{n:>7} {'yes' if with_db else 'no':>5} {status:<28} {seconds:>8.1f} "
-                      f"{peak:>12.0f}")
+                print(
+                    f"{n:>7} {'yes' if with_db else 'no':>5} {status:<28} {seconds:>8.1f} "
+                    f"{peak:>12.0f}"
+                )
 
 
 def _isolated(args: list[str], timeout: float) -> tuple[str, float, float]:

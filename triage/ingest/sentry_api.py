@@ -44,7 +44,7 @@ RETRY_STATUSES = frozenset({500, 502, 503, 504})
 # Bounds of one pull; each has a `triage pull` option to raise it, named in its message.
 DEFAULT_MAX_RESPONSE_BYTES = 100 * 1024 * 1024  # --max-response-mb: a page of 100 full events is
 # a few MB; Sentry's own event size limit is 1 MB compressed
-DEFAULT_REQUEST_TIMEOUT = 300.0  # --request-timeout: one request, its whole body included
+DEFAULT_REQUEST_TIMEOUT = 120.0  # --request-timeout: one request, its whole body included
 DEFAULT_MAX_DURATION = 6 * 3600.0  # --max-duration: one run, waits included
 DEFAULT_MAX_PAGES = 20_000  # --max-pages: pages per run (2M events at 100 a page)
 DEFAULT_MAX_RETRY_AFTER = 300.0  # --max-retry-after
@@ -320,8 +320,10 @@ class SentryClient:
                 )
                 try:
                     body = self._read(resp, url, deadline)
-                finally:
-                    resp.release_conn()
+                except BaseException:
+                    resp.close()  # the rest of the body is unread: drop the connection
+                    raise
+                resp.release_conn()
             except _TooLarge as exc:
                 raise SentryAPIError(str(exc)) from None
             except (_TimedOut, urllib3.exceptions.TimeoutError) as exc:
