@@ -218,3 +218,14 @@ def test_a_bare_checkout_finds_queries_and_fixtures_at_the_top():
     fixtures = Path(str(package_dir("triage.no_such_package", "fixtures")))
     assert queries == PACKAGE.parent / "queries" and (queries / "report_groups.sql").is_file()
     assert (queries / "schema").is_dir() and (fixtures / "demo").is_dir()
+
+
+def test_the_import_paths_the_readme_documents():
+    """README promises these paths; the stage folders must not break them."""
+    from triage.classify import classify
+    from triage.lint import lint
+    from triage.sentry import TriageIntegration, before_send
+
+    assert classify.__module__ == "triage.analysis.classify"
+    assert lint.__module__ == "triage.analysis.lint"
+    assert callable(before_send) and TriageIntegration

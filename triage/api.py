@@ -70,7 +70,7 @@ class Store:
         """Ingest files, folders, globs and ``-`` (stdin); each file is one transaction.
 
         The shape of each file is read from its content unless ``input_format`` forces a kind
-        (see ``triage.shapes.KINDS``); ``on_file(FileResult)`` is called after each file.
+        (see ``triage.ingest.shapes.KINDS``); ``on_file(FileResult)`` is called after each file.
         """
         return ingest_paths(
             self.con, paths, keep_raw=keep_raw, force_kind=input_format, on_file=on_file

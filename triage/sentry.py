@@ -216,7 +216,8 @@ def classify_event(
     event: Mapping[str, Any], rules: str | Path | RuleTable | Matcher
 ) -> Rule | None:
     """The rule that takes ``event`` (a raw Sentry event dict), or None. Compiles ``rules`` first:
-    for many events, compile once with ``triage.match.compile_table`` and pass the Matcher."""
+    for many events, compile once with ``triage.targets.python.compile_table`` and pass the
+    Matcher."""
     m = _compiled(rules)
     return m.match_fields(event_fields(event, m.fields))
 

@@ -1,6 +1,6 @@
 """Check a rule table before it ships: dead rules, failing examples, patterns that catch too much.
 
-Everything runs through the SQL the classifier runs (triage.compile_sql), on the rule examples and,
+Everything runs through the SQL the classifier runs (triage.targets.sql), on the rule examples and,
 given a database, on the stored events, so lint and classification cannot disagree.
 """
 
@@ -132,7 +132,7 @@ def _engine_regexes(table: RuleTable, con: duckdb.DuckDBPyConnection) -> list[Fi
 # Why: a 10,000-rule table evaluated as one wide row per input (a CASE of 10k arms plus a column
 # per rule and per sub-condition) made DuckDB plan and hold 20k columns: 5 GB and no answer in
 # 10 minutes on 30 events. Here conditions run in blocks, each block gated by one combined regex
-# of what its conditions need (as the classifier's fast form, triage.compile_sql), and only the
+# of what its conditions need (as the classifier's fast form, triage.targets.sql), and only the
 # (row, condition) pairs that hold are kept: a sparse table whatever the number of rules. The
 # first-match winner of a row is its smallest matching rule index, the CASE chain's answer.
 

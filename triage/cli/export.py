@@ -1,4 +1,4 @@
-"""``triage rules export``: compile a rule table for another target (thin over triage.exporters)."""
+"""``triage rules export``: compile a rule table for another target (thin over triage.targets)."""
 
 from __future__ import annotations
 
