@@ -272,3 +272,16 @@ def test_markdown_fence_survives_backticks_in_messages(tmp_path):
         assert len(res.candidates) == 1
         md = res.to_markdown()
         assert "````toml\n" in md and "\n````\n" in md
+
+
+def test_narrowing_is_shown(before_fix):
+    """The billing group's text shares "no backend session token" with the composio group: the
+    broader literal was passed over, and the candidate says so."""
+    billing = next(c for c in before_fix.candidates if c.cluster.template.startswith("no backend"))
+    assert billing.narrowed == {
+        "from": "message contains 'no backend session token'",
+        "other_events": 253,
+        "other_groups": 1,
+    }
+    assert billing.events == 90 and [g["events"] for g in billing.moved_groups] == [90]
+    assert "narrowed from" in before_fix.to_markdown()

@@ -243,6 +243,8 @@ class Candidate:
     events: int  # open events it moves
     events_per_day: float
     toml: str = ""
+    # The broader condition passed over because it also matched other groups, if any.
+    narrowed: dict[str, Any] | None = None
     moved_groups: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     lint: list[Finding] = field(default_factory=list)
@@ -272,6 +274,7 @@ class Candidate:
             ),
             "signals": [s.to_dict() for s in self.signals],
             "examples": {"match": self.match_examples, "no_match": self.no_match_examples},
+            "narrowed": self.narrowed,
             "moved_groups": self.moved_groups,
             "warnings": self.warnings,
             "lint": [f.to_dict() for f in self.lint],
@@ -394,6 +397,12 @@ class Suggestions:
             )
         for c in self.candidates:
             lines += ["", f"#### `{_md(c.id)}`", ""]
+            if c.narrowed:
+                n = c.narrowed
+                lines.append(
+                    f"- narrowed from {_md(n['from'])}, which also matches "
+                    f"{n['other_events']:,} events in {n['other_groups']:,} other group(s)"
+                )
             for w in c.warnings:
                 lines.append(f"- **{w['check']}**: {_md(w['message'])}")
             for f in c.lint:
@@ -862,7 +871,8 @@ def suggest(
             continue
         chosen.append((cl, lead, sig))
 
-    picked = _pick_conditions(con, table, [c for c, _, _ in chosen])
+    narrowed: dict[tuple[str, str], dict[str, Any]] = {}
+    picked = _pick_conditions(con, table, [c for c, _, _ in chosen], narrowed)
     candidates: list[Candidate] = []
     used_ids = {r.id for r in table.rules}
     for cl, lead, sig in chosen:
@@ -893,6 +903,7 @@ def suggest(
             signals=sig,
             events=pos,
             events_per_day=round(pos / days, 2),
+            narrowed=narrowed.get(key),
         )
         cand.describe = _describe(cand.condition)
         candidates.append(cand)
@@ -931,11 +942,16 @@ STEPS = ((0, 0, 4), (0, 4, 16), (0, 16, None), (1, 0, None), (2, 0, None))
 
 
 def _pick_conditions(
-    con: duckdb.DuckDBPyConnection, table: RuleTable, clusters: list[Cluster]
+    con: duckdb.DuckDBPyConnection,
+    table: RuleTable,
+    clusters: list[Cluster],
+    narrowed: dict[tuple[str, str], dict[str, Any]],
 ) -> dict[tuple[str, str], tuple[_Option, int]]:
     """Per cluster, the first option (in preference order) that covers every open event of the
-    cluster and matches no event outside it."""
+    cluster and matches no event outside it. ``narrowed`` receives, per cluster, the preferred
+    option that was passed over because it also matched other groups."""
     best: dict[tuple[str, str], tuple[_Option, int]] = {}
+    broader: dict[tuple[str, str], tuple[_Option, int, int]] = {}
     if not clusters:
         return best
     options = {(cl.group_key, cl.template): _condition_options(cl) for cl in clusters}
@@ -955,15 +971,28 @@ def _pick_conditions(
                 continue
             judged = _judge(con, work)
             for k, cl, opt in work:
-                pos, other, _other_open, _groups = judged.get(k, (0, 0, 0, 0))
+                pos, other, _other_open, groups = judged.get(k, (0, 0, 0, 0))
                 key = (cl.group_key, cl.template)
-                if pos < cl.open_events or other > 0:
+                if pos < cl.open_events:
+                    continue
+                if other > 0:
+                    # Covers the cluster but takes other groups too: what narrowing avoided.
+                    if key not in broader or opt.rank < broader[key][0].rank:
+                        broader[key] = (opt, other, groups)
                     continue
                 if key not in best or opt.rank < best[key][0].rank:
                     best[key] = (opt, pos)
     finally:
         con.execute("DROP TABLE IF EXISTS sg_inputs")
         con.execute("DROP TABLE IF EXISTS sg_words")
+    by_key = {(c.group_key, c.template): c for c in clusters}
+    for key, (opt, other, groups) in broader.items():
+        if key in best and opt.rank < best[key][0].rank:
+            narrowed[key] = {
+                "from": _describe(_toml_condition(by_key[key], opt)),
+                "other_events": int(other),
+                "other_groups": int(groups),
+            }
     return best
 
 

@@ -209,6 +209,12 @@ def _table(result: Suggestions, console: Console) -> None:
             f"{cl.users:,} user(s)  group {escape(cl.group)}: {escape(cl.template[:90])}"
         )
         console.print(f"   condition: {escape(c.describe)}")
+        if c.narrowed:
+            n = c.narrowed
+            console.print(
+                f"   narrowed from {escape(n['from'])}, which also matches {n['other_events']:,} "
+                f"events in {n['other_groups']:,} other group(s)"
+            )
         for s in c.signals:
             console.print(f"   evidence: {escape(s.text)}")
         for g in c.moved_groups:
