@@ -212,10 +212,20 @@ def test_lazy_root_still_serves_the_public_api():
 def test_a_bare_checkout_finds_queries_and_fixtures_at_the_top():
     """Without an install (``python -c`` in the repo, as the lock tests run), ``triage.queries``
     and ``triage.fixtures`` do not exist as packages: the files are read from the repo's top."""
-    from triage.store.sqlfiles import package_dir
-
-    queries = Path(str(package_dir("triage.no_such_package", "queries")))
-    fixtures = Path(str(package_dir("triage.no_such_package", "fixtures")))
+    code = (
+        "import sys; sys.path.insert(0, '.'); "
+        "from triage.store.sqlfiles import package_dir; "
+        "print(package_dir('triage.no_such_package', 'queries')); "
+        "print(package_dir('triage.no_such_package', 'fixtures'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PACKAGE.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    queries, fixtures = Path(out[0]), Path(out[1])
     assert queries == PACKAGE.parent / "queries" and (queries / "report_groups.sql").is_file()
     assert (queries / "schema").is_dir() and (fixtures / "demo").is_dir()
 
