@@ -202,6 +202,36 @@ def _check_regex(pattern: str, where: str) -> None:
         re2.compile(pattern)
     except Exception as exc:  # re2.error
         raise ValueError(f"{where}: regex {pattern!r} is not valid RE2: {exc}") from None
+    if _has_bare_named_group(pattern):
+        # Newer RE2 (python google-re2, ClickHouse) accepts (?<name>..); DuckDB's refuses it.
+        raise ValueError(
+            f"{where}: regex {pattern!r} uses a (?<name>...) group, which DuckDB's RE2 refuses: "
+            "write (?P<name>...) or (?:...)"
+        )
+
+
+def _has_bare_named_group(pattern: str) -> bool:
+    """Whether ``pattern`` opens a group with ``(?<`` (outside escapes and character classes)."""
+    i, in_class = 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            i += 1
+            if pattern.startswith("^", i):
+                i += 1
+            if pattern.startswith("]", i):  # a leading ] is a literal member
+                i += 1
+            continue
+        elif pattern.startswith("(?<", i):
+            return True
+        i += 1
+    return False
 
 
 def _parse_examples(obj: Any, where: str) -> tuple[Example, ...]:
