@@ -1,7 +1,8 @@
 -- ClickHouse twin of ../report_groups.sql: one row per group, the same columns and verdicts.
 -- Filled in by triage.analysis.clickhouse (the compiled rule table is SQL text, not a value):
 --   {events}     a subquery of normalized events (triage_events, or Sentry's errors mapped)
---   {rule_idx}   the compiled first-match-wins expression: 1-based rule index, 0 when none
+--   {classified} the same events with `rule_idx`, the compiled first-match-wins rule index
+--                (1-based, 0 when none; triage.targets.clickhouse.with_rule_index)
 --   {rule_ids} {kinds} {levels}   Array(String) literals indexed by it
 --   {threshold}  a Float64 literal
 -- Where the dialects differ:
@@ -22,14 +23,14 @@ ranked AS (
         user_id,
         ts,
         template,
-        {rule_idx} AS rule_idx,
+        rule_idx,
         if(rule_idx = 0, NULL, arrayElement({rule_ids}, rule_idx)) AS rule_id,
         if(rule_idx = 0, NULL, arrayElement({kinds}, rule_idx)) AS kind,
         if(rule_idx = 0, level, arrayElement({levels}, rule_idx)) AS new_level,
         level IN ('error', 'fatal') AS in_error_volume,
         level IN ('error', 'fatal') AND rule_idx > 0 AND new_level NOT IN ('error', 'fatal')
             AS leaves_error_volume
-    FROM ({events})
+    FROM ({classified})
 ),
 top_users AS (
     SELECT group_key, max(n) AS top_user_events

@@ -16,7 +16,7 @@ from triage import sqlfiles
 from triage.report import DEFAULT_THRESHOLD, Report
 from triage.rules import RuleTable
 from triage.store.clickhouse import REJECTS_TABLE, ClickHouse
-from triage.targets.clickhouse import compile_blocked, meta_arrays
+from triage.targets.clickhouse import meta_arrays, with_rule_index
 
 _MODE = re.compile(r"\{mode\((\w+)\)\}")
 
@@ -33,7 +33,7 @@ def mode_sql(col: str) -> str:
 
 def classify_sql(table: RuleTable, events_sql: str) -> str:
     """``event_id, rule_idx`` for every event of ``events_sql`` (0: no rule matched)."""
-    return f"SELECT event_id, {compile_blocked(table).expr} AS rule_idx FROM ({events_sql})"
+    return f"SELECT event_id, rule_idx FROM ({with_rule_index(table, events_sql)})"
 
 
 def report_sql(table: RuleTable, events_sql: str, threshold: float = DEFAULT_THRESHOLD) -> str:
@@ -43,7 +43,7 @@ def report_sql(table: RuleTable, events_sql: str, threshold: float = DEFAULT_THR
     sql = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
     values = {
         "{events}": events_sql,
-        "{rule_idx}": compile_blocked(table).expr,
+        "{classified}": with_rule_index(table, events_sql),
         "{rule_ids}": meta["rule_id"],
         "{kinds}": meta["kind"],
         "{levels}": meta["new_level"],

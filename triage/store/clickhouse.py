@@ -25,6 +25,8 @@ SOURCES = ("triage", "sentry-clickhouse")
 DEFAULT_SENTRY_TABLE = "errors_local"
 EVENTS_TABLE = "triage_events"
 REJECTS_TABLE = "triage_rejects"
+# A compiled rule table is long SQL (its patterns, the case table): past the default 256 KiB.
+SESSION_SETTINGS = {"max_query_size": 16 * 1024 * 1024}
 
 
 class ClickHouseError(Exception):
@@ -134,7 +136,7 @@ def connect(
             "pip install 'sentry-triage[clickhouse]'"
         ) from None
     try:
-        client = clickhouse_connect.get_client(dsn=url)
+        client = clickhouse_connect.get_client(dsn=url, settings=SESSION_SETTINGS)
     except ImportError as exc:  # chdb:// without chdb installed
         raise ClickHouseError(f"{redact(url)}: {exc}") from None
     except Exception as exc:
@@ -214,12 +216,13 @@ def copy_from_duckdb(ch: ClickHouse, con: Any, *, batch_rows: int = 100_000) -> 
     import pyarrow as pa
 
     ch.ensure_schema()
+    cur = con.cursor()  # its own result stream: the caller's connection may hold an open result
     stage = f"triage_stage_{uuid.uuid4().hex[:12]}"
     cols = _columns(ch, EVENTS_TABLE)
     select = ", ".join('"' + c.replace('"', '""') + '"' for c in cols)
     ch.command(f"CREATE TABLE {stage} AS {EVENTS_TABLE} ENGINE = Memory")
     try:
-        for batch in con.sql(f"SELECT {select} FROM events").to_arrow_reader(batch_rows):
+        for batch in cur.sql(f"SELECT {select} FROM events").to_arrow_reader(batch_rows):
             ch.client.insert_arrow(stage, pa.Table.from_batches([batch]))
         offered = int(ch.rows(f"SELECT count() FROM {stage}")[0][0])
         before = int(ch.rows(f"SELECT count() FROM {EVENTS_TABLE}")[0][0])
@@ -236,7 +239,8 @@ def copy_from_duckdb(ch: ClickHouse, con: Any, *, batch_rows: int = 100_000) -> 
     rcols = _columns(ch, REJECTS_TABLE)
     n_rejects = 0
     rselect = ", ".join(f'"{c}"' for c in rcols)
-    for batch in con.sql(f"SELECT {rselect} FROM rejects").to_arrow_reader(batch_rows):
+    for batch in cur.sql(f"SELECT {rselect} FROM rejects").to_arrow_reader(batch_rows):
         ch.client.insert_arrow(REJECTS_TABLE, pa.Table.from_batches([batch]))
         n_rejects += batch.num_rows
+    cur.close()
     return CopyResult(offered, added, offered - added, n_rejects)

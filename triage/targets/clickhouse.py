@@ -24,7 +24,7 @@ from functools import cache
 from triage.casefold import LOWER_MAP
 from triage.casefold import lower as casefold_lower
 from triage.compile_sql import EVENT_FIELDS, CompiledSQL, _gate_valid, _necessary
-from triage.rules import All, Condition, Leaf, Not, RuleTable, fields_of
+from triage.rules import All, Condition, Leaf, Not, RuleTable, fields_of, leaves
 from triage.store.clickhouse import literal
 
 TARGET = "clickhouse-sql"
@@ -181,3 +181,38 @@ def meta_arrays(table: RuleTable) -> dict[str, str]:
         "kind": "[" + ", ".join(literal(r.kind) for r in table.rules) + "]",
         "new_level": "[" + ", ".join(literal(r.level) for r in table.rules) + "]",
     }
+
+
+def lowered_fields(table: RuleTable) -> list[str]:
+    """Fields some case-insensitive literal test reads: lowered once per row, not once per test."""
+    out: list[str] = []
+    for rule in table.rules:
+        for leaf in leaves(rule.condition):
+            if leaf.op != "regex" and not leaf.case_sensitive and leaf.field not in out:
+                out.append(leaf.field)
+    return out
+
+
+def with_rule_index(table: RuleTable, events_sql: str, column: str = "rule_idx") -> str:
+    """``events_sql`` with one more column: the index of the rule that takes the row (0: none).
+
+    Each rule field is read once (``_tf<i>``) and each field a case-insensitive test reads is
+    lowered once (``_tl<i>``) in an inner query: the case table is a few kB of literal, and a
+    200-rule table would otherwise repeat it past ``max_query_size``.
+    """
+    fields = compile_table(table).fields
+    lowered = lowered_fields(table)
+    name = {f: f"_tf{i}" for i, f in enumerate(fields)}
+    low = {f: f"_tl{fields.index(f)}" for f in lowered}
+    inner = ", ".join(
+        [f"{event_field_sql(f)} AS {name[f]}" for f in fields]
+        + [f"{lower_sql(name[f])} AS {low[f]}" for f in lowered]
+    )
+    expr = compile_blocked(table, column=lambda f: name[f], lower_column=lambda f: low[f]).expr
+    helpers = [*name.values(), *low.values()]
+    if not helpers:
+        return f"SELECT *, {expr} AS {column} FROM ({events_sql})"
+    return (
+        f"SELECT * EXCEPT ({', '.join(helpers)}), {expr} AS {column} "
+        f"FROM (SELECT *, {inner} FROM ({events_sql}))"
+    )
