@@ -1,4 +1,4 @@
-"""Sentry's own ClickHouse, read in place: the Snuba errors table gives DuckDB's groups and verdicts.
+"""Sentry's own ClickHouse read in place: the Snuba errors table gives DuckDB's groups and verdicts.
 
 The fixture creates ``errors_local`` from Snuba's DDL (tests/data/snuba_errors_local.sql), and
 fills it with generated events stored the way Sentry stores them: the search message (message,
@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 
 import pytest
-from clickhouse_engine import ch_url  # noqa: F401 (fixture)
 from click.testing import CliRunner
+from clickhouse_engine import ch_url  # noqa: F401 (fixture)
 
 import triage
 from triage.store.clickhouse import connect, copy_from_duckdb

@@ -176,7 +176,7 @@ def _first_nonzero(parts: list[str]) -> str:
 
 
 def meta_arrays(table: RuleTable) -> dict[str, str]:
-    """Rule id, kind and level as ClickHouse ``Array(String)`` literals indexed by the CASE result."""
+    """Rule id, kind and level as ``Array(String)`` literals, indexed by the rule index."""
 
     def arr(values: list[str]) -> str:
         return "CAST([" + ", ".join(literal(v) for v in values) + "] AS Array(String))"
