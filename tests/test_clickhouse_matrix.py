@@ -14,11 +14,11 @@ import duckdb
 import pytest
 from clickhouse_engine import ch, ch_url, engine_label  # noqa: F401 (fixtures)
 
-from triage.compile_sql import compile_condition as duck_condition
+from triage.common.chsql import literal
 from triage.rules import Leaf, RuleError, parse
-from triage.store.clickhouse import literal
 from triage.targets.clickhouse import compile_condition as ch_condition
 from triage.targets.clickhouse import lower_sql
+from triage.targets.sql import compile_condition as duck_condition
 
 KELVIN, LONG_S, DOTTED_I, DOTLESS_I, SIGMA = "\u212a", "\u017f", "\u0130", "\u0131", "\u03a3"
 

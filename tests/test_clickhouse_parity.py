@@ -19,8 +19,8 @@ from clickhouse_engine import ch, ch_url, engine_label  # noqa: F401 (fixtures)
 from parity_corpus import STRESS, TABLES, corpus, sql_classify
 
 import triage
-from triage import classify as classify_mod
 from triage import scenarios
+from triage.analysis import classify as classify_mod
 from triage.analysis import clickhouse as ch_analysis
 from triage.rules import fields_of, load
 from triage.store.clickhouse import copy_from_duckdb

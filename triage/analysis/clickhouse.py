@@ -1,6 +1,6 @@
 """Classify and report on ClickHouse: the rule table runs where the events live.
 
-The same :class:`~triage.report.Report` as the DuckDB path, from the SQL twins under
+The same :class:`~triage.analysis.report.Report` as the DuckDB path, from the SQL twins under
 ``queries/clickhouse/``. Nothing is written to the store: the rule index is computed inline in
 the report query, so Sentry's own event store can be read in place (``--source
 sentry-clickhouse``).
@@ -12,9 +12,10 @@ import re
 
 import pandas as pd
 
-from triage import sqlfiles
-from triage.report import DEFAULT_THRESHOLD, Report
+from triage.analysis.report import Report
+from triage.analysis.verdicts import DEFAULT_THRESHOLD
 from triage.rules import RuleTable
+from triage.store import sqlfiles
 from triage.store.clickhouse import REJECTS_TABLE, ClickHouse
 from triage.targets.clickhouse import meta_arrays, with_rule_index
 

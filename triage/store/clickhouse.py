@@ -19,7 +19,8 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from triage import sqlfiles
+from triage.common.chsql import literal, quote_ident
+from triage.store import sqlfiles
 
 SOURCES = ("triage", "sentry-clickhouse")
 DEFAULT_SENTRY_TABLE = "errors_local"
@@ -48,29 +49,6 @@ def redact(url: str) -> str:
         user, _, host = netloc.rpartition("@")
         netloc = f"{user.split(':', 1)[0]}:***@{host}" if user else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def literal(text: str) -> str:
-    """``text`` as a ClickHouse string literal that reads back byte for byte."""
-    out = ["'"]
-    for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == "'":
-            out.append("\\'")
-        elif ord(ch) < 0x20 or ch == "\x7f":
-            out.append(f"\\x{ord(ch):02X}")
-        else:
-            out.append(ch)
-    out.append("'")
-    return "".join(out)
-
-
-def quote_ident(name: str) -> str:
-    """A ClickHouse identifier, backquoted (``db.table`` keeps its dot)."""
-    return ".".join(
-        "`" + part.replace("\\", "\\\\").replace("`", "\\`") + "`" for part in name.split(".")
-    )
 
 
 @dataclass

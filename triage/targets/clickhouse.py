@@ -8,7 +8,7 @@ measured against chdb's ClickHouse (``tests/test_clickhouse_matrix.py`` lists ev
   prefixed with ``(?-s)`` (``(?i-s)`` when case-insensitive) so ``.`` means what it means there.
 - ``lowerUTF8`` is not DuckDB's ``lower()`` (``İ`` -> ``i̇``, a final sigma -> ``ς``, and it varies
   between ClickHouse versions). Text is lowered with ``translateUTF8`` and the frozen table
-  (``triage.casefold``, generated from DuckDB): one code point to one, as DuckDB does.
+  (``triage.rules.casefold``, generated from DuckDB): one code point to one, as DuckDB does.
 - Values are inlined as escaped string literals rather than bound: the exported SQL must stand
   alone, and chdb's own ``params=`` un-escapes backslashes (``\\b`` arrives as 0x08). The rule
   table is the author's text, not event text; :func:`literal` escapes quotes, backslashes and
@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from triage.casefold import LOWER_MAP
-from triage.casefold import lower as casefold_lower
-from triage.compile_sql import EVENT_FIELDS, CompiledSQL, _gate_valid, _necessary
-from triage.exporters.common import Export, header_lines
+from triage.common.chsql import literal
 from triage.rules import All, Condition, Leaf, Not, RuleTable, fields_of, leaves
-from triage.store.clickhouse import literal
+from triage.rules.casefold import LOWER_MAP
+from triage.rules.casefold import lower as casefold_lower
+from triage.targets.common import Export, header_lines
+from triage.targets.sql import EVENT_FIELDS, CompiledSQL, _gate_valid, _necessary
 
 TARGET = "clickhouse-sql"
 BLOCK_SIZE = 40
@@ -115,7 +115,7 @@ def compile_blocked(
     lower_column: Callable[[str], str] | None = None,
     block_size: int = BLOCK_SIZE,
 ) -> CompiledSQL:
-    """The gated form (see ``triage.compile_sql.compile_blocked``): blocks of rules behind one
+    """The gated form (see ``triage.targets.sql.compile_blocked``): blocks of rules behind one
     combined ``match()`` per field, tried in order, so priority is kept exactly."""
     reference = compile_table(table, column)
     if not table.rules:
