@@ -105,6 +105,51 @@ input_format_option = click.option(
 )
 
 
+ENGINES = ["duckdb", "clickhouse"]
+
+
+def engine_options(fn):
+    """``--engine``, ``--clickhouse-url``, ``--source``, ``--sentry-table`` (cli/clickhouse.py)."""
+    for opt in reversed(
+        [
+            click.option(
+                "--engine",
+                type=click.Choice(ENGINES),
+                default="duckdb",
+                show_default=True,
+                help="duckdb: the --db file. clickhouse: a ClickHouse server (--clickhouse-url), "
+                "for event volumes past one machine.",
+            ),
+            click.option(
+                "--clickhouse-url",
+                envvar="TRIAGE_CLICKHOUSE_URL",
+                default=None,
+                metavar="URL",
+                help="http(s)://user:password@host:8123/database, or chdb:///path (ClickHouse in "
+                "process). Default: $TRIAGE_CLICKHOUSE_URL. The password is never printed.",
+            ),
+            click.option(
+                "--source",
+                type=click.Choice(["triage", "sentry-clickhouse"]),
+                default="triage",
+                show_default=True,
+                help="With --engine clickhouse: triage (events `triage ingest` stored) or "
+                "sentry-clickhouse (a self-hosted Sentry's own errors table, read-only, grouped "
+                "by Sentry's group_id).",
+            ),
+            click.option(
+                "--sentry-table",
+                default="errors_local",
+                show_default=True,
+                help="Sentry's errors table for --source sentry-clickhouse (errors_dist on a "
+                "cluster).",
+            ),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
 class ConfigError(click.ClickException):
     """A usage or configuration problem: exit code 2, one line on stderr."""
 

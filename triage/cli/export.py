@@ -18,7 +18,8 @@ from triage.targets import TARGETS, ExportError, export
     type=click.Choice(list(TARGETS)),
     required=True,
     help="typescript or rust (a classifier module with its examples as tests), json (the "
-    "normalized table), sentry-fingerprint (Sentry's server-side fingerprint rules).",
+    "normalized table), sentry-fingerprint (Sentry's server-side fingerprint rules), "
+    "clickhouse-sql (one query classifying triage_events on ClickHouse).",
 )
 @click.option(
     "-o",

@@ -9,6 +9,7 @@ import click
 from triage.cli.common import (
     ConfigError,
     db_option,
+    engine_options,
     err_console,
     file_line,
     input_format_option,
@@ -27,6 +28,7 @@ from triage.cli.common import (
     "-q", "--quiet", is_flag=True, help="No per-file lines and no progress bar on stderr."
 )
 @wait_option
+@engine_options
 def ingest(
     paths: tuple[str, ...],
     db: str | None,
@@ -35,6 +37,10 @@ def ingest(
     strict: bool,
     quiet: bool,
     wait: float,
+    engine: str,
+    clickhouse_url: str | None,
+    source: str,
+    sentry_table: str,
 ) -> None:
     """Ingest Sentry exports: files, folders (recursively), glob patterns, or - for stdin.
 
@@ -47,6 +53,18 @@ def ingest(
     """
     from triage.ingest.ingester import FileResult, iter_files
     from triage.render.progress import IngestProgress
+
+    if engine == "clickhouse":
+        from triage.cli import clickhouse
+
+        if keep_raw:
+            clickhouse.refuse("--keep-raw", "", ": raw payloads stay out of ClickHouse")
+        kind = None if input_format == "auto" else input_format
+        rejects = clickhouse.ingest(clickhouse_url, source, sentry_table, paths, kind, quiet)
+        if strict and rejects:
+            err_console().print(f"--strict: {rejects} records rejected")
+            sys.exit(1)
+        return
 
     try:
         files = list(iter_files(paths))

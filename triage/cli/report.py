@@ -7,6 +7,7 @@ import click
 from triage.cli.common import (
     db_option,
     emit_report,
+    engine_options,
     fail_on_exit,
     fail_on_option,
     file_line,
@@ -44,6 +45,7 @@ def classify(db: str | None, rules: str, wait: float) -> None:
 @output_option
 @fail_on_option
 @wait_option
+@engine_options
 def report(
     db: str | None,
     rules: str,
@@ -52,12 +54,23 @@ def report(
     output: str | None,
     fail_on: tuple[str, ...],
     wait: float,
+    engine: str,
+    clickhouse_url: str | None,
+    source: str,
+    sentry_table: str,
 ) -> None:
     """Report, per group, what the rule table would downgrade.
 
     Exit codes: 0 ran clean; 1 --fail-on found something new; 2 usage or configuration error
     (bad option, rule table, database locked); 4 an unexpected failure, one line on stderr.
     """
+    if engine == "clickhouse":
+        from triage.cli import clickhouse
+
+        if fail_on:
+            clickhouse.refuse("--fail-on", fail_on[0], ": it remembers findings in --db")
+        clickhouse.report(clickhouse_url, source, sentry_table, rules, fmt, threshold, output)
+        return
     table = load_rules(rules)
     with open_store(db, read_only=not fail_on, wait=wait) as s:
         rep = s.report(table, threshold=threshold)

@@ -1,7 +1,7 @@
 """Compile one rule table to other targets: the table stays the only place a rule is written.
 
 ``export(rules, to=TARGET)`` returns an :class:`Export` (``text``, ``notes``). Targets:
-``typescript``, ``rust``, ``json`` and ``sentry-fingerprint``.
+``typescript``, ``rust``, ``json``, ``sentry-fingerprint`` and ``clickhouse-sql``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,15 @@ TARGETS: dict[str, tuple[str, str]] = {
     "rust": ("triage.targets.rust", "export_rust"),
     "json": ("triage.targets.json_table", "export_json"),
     "sentry-fingerprint": ("triage.targets.sentry_fingerprint", "export_sentry_fingerprint"),
+    "clickhouse-sql": ("triage.targets.clickhouse", "export_clickhouse_sql"),
 }
-EXTENSIONS = {"typescript": ".ts", "rust": ".rs", "json": ".json", "sentry-fingerprint": ".txt"}
+EXTENSIONS = {
+    "typescript": ".ts",
+    "rust": ".rs",
+    "json": ".json",
+    "sentry-fingerprint": ".txt",
+    "clickhouse-sql": ".sql",
+}
 
 
 def export(
