@@ -109,3 +109,21 @@ def test_password_never_printed():
     assert res.exit_code == 2
     assert "s3cret-pw" not in res.output + res.stderr
     assert "127.0.0.1" in res.stderr
+
+
+def test_rejects_kept_once(ch_url, tmp_path):  # noqa: F811 (fixture)
+    """A bad line lands in triage_rejects with its file and line, once however often re-ingested."""
+    path = tmp_path / "events.ndjson"
+    path.write_text('{"event_id": "' + "a" * 32 + '", "message": "ok"}\n{not json\n')
+    for _ in range(2):
+        res = _run("ingest", "--engine", "clickhouse", "--clickhouse-url", ch_url, str(path))
+        assert res.exit_code == 0, res.output
+    strict = _run(
+        "ingest", "--engine", "clickhouse", "--clickhouse-url", ch_url, "--strict", str(path)
+    )
+    assert strict.exit_code == 1
+    with connect(ch_url) as ch:
+        assert ch.rows("SELECT source_line, count() FROM triage_rejects GROUP BY 1") == [(2, 1)]
+        assert ch.rows("SELECT count() FROM triage_events") == [(1,)]
+    rep = _run("report", "--engine", "clickhouse", "--clickhouse-url", ch_url, "--format", "json")
+    assert json.loads(rep.stdout)["totals"]["rejects"] == 1

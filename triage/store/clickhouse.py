@@ -222,10 +222,21 @@ def copy_from_duckdb(ch: ClickHouse, con: Any, *, batch_rows: int = 100_000) -> 
     finally:
         ch.command(f"DROP TABLE IF EXISTS {stage}")
     rcols = _columns(ch, REJECTS_TABLE)
-    n_rejects = 0
-    rselect = ", ".join(f'"{c}"' for c in rcols)
-    for batch in cur.sql(f"SELECT {rselect} FROM rejects").to_arrow_reader(batch_rows):
-        ch.client.insert_arrow(REJECTS_TABLE, pa.Table.from_batches([batch]))
-        n_rejects += batch.num_rows
+    rnames = ", ".join(quote_ident(c) for c in rcols)
+    rselect = ", ".join('"' + c.replace('"', '""') + '"' for c in rcols)
+    ch.command(f"CREATE TABLE {stage} AS {REJECTS_TABLE} ENGINE = Memory")
+    try:
+        for batch in cur.sql(f"SELECT {rselect} FROM rejects").to_arrow_reader(batch_rows):
+            ch.client.insert_arrow(stage, pa.Table.from_batches([batch]))
+        before = int(ch.rows(f"SELECT count() FROM {REJECTS_TABLE}")[0][0])
+        # A file ingested again rejects the same lines again: keep one row per file and line.
+        key = "(ifNull(source_file, ''), ifNull(source_line, -1))"
+        ch.command(
+            f"INSERT INTO {REJECTS_TABLE} ({rnames}) SELECT {rnames} FROM {stage} "
+            f"WHERE {key} NOT IN (SELECT {key} FROM {REJECTS_TABLE})"
+        )
+        n_rejects = int(ch.rows(f"SELECT count() FROM {REJECTS_TABLE}")[0][0]) - before
+    finally:
+        ch.command(f"DROP TABLE IF EXISTS {stage}")
     cur.close()
     return CopyResult(offered, added, offered - added, n_rejects)
