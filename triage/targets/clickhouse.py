@@ -20,16 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from typing import ClassVar
 
 from triage.common.chsql import literal
-from triage.rules import All, Condition, Leaf, Not, RuleTable, fields_of, leaves
+from triage.rules import Condition, RuleTable, leaves
 from triage.rules.casefold import LOWER_MAP
-from triage.rules.casefold import lower as casefold_lower
-from triage.targets.common import Export, header_lines
-from triage.targets.sql import EVENT_FIELDS, CompiledSQL, _gate_valid, _necessary
+from triage.targets.base import Export, header_lines
+from triage.targets.sql import BLOCK_SIZE, SQL, CompiledSQL
 
 TARGET = "clickhouse-sql"
-BLOCK_SIZE = 40
 
 
 @cache
@@ -51,30 +50,59 @@ def regex_literal(pattern: str, case_sensitive: bool) -> str:
     return literal(("(?-s)" if case_sensitive else "(?i-s)") + pattern)
 
 
-def event_field_sql(field: str) -> str:
-    """ClickHouse SQL reading one rule field from a row of the normalized events (never NULL).
+class ClickHouseSQL(SQL):
+    """The SQL generator's ClickHouse dialect: only what ClickHouse spells or means differently.
 
-    The column names and the coalesce chains are DuckDB's; only a tag's key is quoted the
-    ClickHouse way (a backslash escapes there).
+    The rule index is 0, not NULL, when no rule matches: a CASE without ELSE is Nullable in
+    ClickHouse, and a plain integer indexes arrays and joins without a NULL check.
     """
-    if field in EVENT_FIELDS:
-        return EVENT_FIELDS[field]
-    return f"coalesce(tags[{literal(field.removeprefix('tags.'))}], '')"
+
+    TARGET = TARGET
+    OPERATORS: ClassVar[dict[str, str]] = {
+        "contains": "(position({subject}, {value}) > 0)",
+        "prefix": "startsWith({subject}, {value})",
+        "suffix": "endsWith({subject}, {value})",
+        "equals": "({subject} = {value})",
+    }
+    BIND: ClassVar[bool] = False
+
+    @staticmethod
+    def quote(text: str) -> str:
+        return literal(text)
+
+    def lower(self, field: str) -> str:
+        if self.lower_column is not None:
+            return self.lower_column(field)
+        return lower_sql(self.column(field))
+
+    def regex_call(self, subject: str, pattern: str, case_sensitive: bool = True) -> str:
+        return f"match({subject}, {regex_literal(pattern, case_sensitive)})"
+
+    def gate_call(self, subject: str, pattern: str) -> str:
+        # Gate pieces carry their own (?i:..) where needed: only dot_nl differs.
+        return f"match({subject}, {regex_literal(pattern, True)})"
+
+    def case(self) -> CompiledSQL:
+        out = super().case()
+        if not self.table.rules:
+            return CompiledSQL("toUInt16(0)", [], [])
+        return CompiledSQL(out.expr[: -len(" END")] + " ELSE 0 END", [], out.fields)
+
+    def blocked(self, block_size: int = BLOCK_SIZE) -> CompiledSQL:
+        """The base's gated blocks (the first block with a match wins), NULL read as 0.
+
+        Each block's rules run only on rows its gate passes: ``CASE WHEN gate`` is short-circuit
+        in ClickHouse (``short_circuit_function_evaluation``).
+        """
+        out = super().blocked(block_size)
+        if not self.table.rules:
+            return out
+        return CompiledSQL(f"ifNull({out.expr}, 0)", [], out.fields)
 
 
-def _leaf(leaf: Leaf, col: str, lowered: str | None = None) -> str:
-    if leaf.op == "regex":
-        return f"match({col}, {regex_literal(leaf.value, leaf.case_sensitive)})"
-    value = leaf.value if leaf.case_sensitive else casefold_lower(leaf.value)
-    subject = col if leaf.case_sensitive else (lowered or lower_sql(col))
-    lit = literal(value)
-    if leaf.op == "contains":
-        return f"(position({subject}, {lit}) > 0)"
-    if leaf.op == "prefix":
-        return f"startsWith({subject}, {lit})"
-    if leaf.op == "suffix":
-        return f"endsWith({subject}, {lit})"
-    return f"({subject} = {lit})"
+def event_field_sql(field: str) -> str:
+    """ClickHouse SQL reading one rule field from a row of the normalized events (never NULL)."""
+    return ClickHouseSQL.event_column(field)
 
 
 def compile_condition(
@@ -83,96 +111,23 @@ def compile_condition(
     lower_column: Callable[[str], str] | None = None,
 ) -> str:
     """ClickHouse SQL for one condition (values inlined as literals)."""
-    if isinstance(cond, Leaf):
-        needs_lower = lower_column and cond.op != "regex" and not cond.case_sensitive
-        lowered = lower_column(cond.field) if needs_lower else None
-        return _leaf(cond, column(cond.field), lowered)
-    if isinstance(cond, Not):
-        return f"(NOT {compile_condition(cond.item, column, lower_column)})"
-    joiner = " AND " if isinstance(cond, All) else " OR "
-    return "(" + joiner.join(compile_condition(c, column, lower_column) for c in cond.items) + ")"
+    return ClickHouseSQL(column=column, lower_column=lower_column).condition(cond)
 
 
-def compile_table(table: RuleTable, column: Callable[[str], str] = event_field_sql) -> CompiledSQL:
-    """The plain first-match-wins ``CASE``: the 1-based index of the rule, 0 when none.
-
-    0 rather than NULL: ClickHouse makes a CASE with no ELSE Nullable, and a plain UInt16 joins
-    and indexes arrays without a NULL check.
-    """
-    arms = []
-    fields: list[str] = []
-    for i, rule in enumerate(table.rules, start=1):
-        arms.append(f"WHEN {compile_condition(rule.condition, column)} THEN {i}")
-        fields += [f for f in fields_of(rule.condition) if f not in fields]
-    if not arms:
-        return CompiledSQL("toUInt16(0)", [], [])
-    return CompiledSQL("CASE " + " ".join(arms) + " ELSE 0 END", [], fields)
+def compile_table(table: RuleTable, column: Callable[[str], str] | None = None) -> CompiledSQL:
+    """The plain first-match-wins ``CASE``: the 1-based index of the rule, 0 when none."""
+    return ClickHouseSQL(table, column=column).case()
 
 
 def compile_blocked(
     table: RuleTable,
-    column: Callable[[str], str] = event_field_sql,
+    column: Callable[[str], str] | None = None,
     lower_column: Callable[[str], str] | None = None,
     block_size: int = BLOCK_SIZE,
 ) -> CompiledSQL:
-    """The gated form (see ``triage.targets.sql.compile_blocked``): blocks of rules behind one
-    combined ``match()`` per field, tried in order, so priority is kept exactly."""
-    reference = compile_table(table, column)
-    if not table.rules:
-        return reference
-    blocks: list[tuple[dict | None, list[int]]] = []
-    for i, rule in enumerate(table.rules, start=1):
-        gate = _necessary(rule.condition)
-        if gate is not None and not all(_gate_valid("|".join(v)) for v in gate.values()):
-            gate = None
-        last = blocks[-1] if blocks else None
-        if gate is None:
-            if last is not None and last[0] is None:
-                last[1].append(i)
-            else:
-                blocks.append((None, [i]))
-            continue
-        if last is None or last[0] is None or len(last[1]) >= block_size:
-            blocks.append(({}, []))
-            last = blocks[-1]
-        for k, v in gate.items():
-            last[0].setdefault(k, []).extend(v)
-        last[1].append(i)
-
-    parts = []
-    for gate, idxs in blocks:
-        arms = " ".join(
-            f"WHEN {compile_condition(table.rules[i - 1].condition, column, lower_column)} THEN {i}"
-            for i in idxs
-        )
-        inner = f"CASE {arms} ELSE 0 END"
-        if not gate:
-            parts.append(inner)
-            continue
-        tests = []
-        for (field, lowered), pieces in gate.items():
-            subject = column(field)
-            if lowered:
-                subject = lower_column(field) if lower_column else lower_sql(subject)
-            # Gate pieces are already RE2 with their own (?i:..) where needed: only dot_nl differs.
-            tests.append(f"match({subject}, {literal('(?-s)' + '|'.join(dict.fromkeys(pieces)))})")
-        parts.append(f"if({' OR '.join(tests)}, {inner}, 0)")
-    return CompiledSQL(_first_nonzero(parts), [], reference.fields)
-
-
-def _first_nonzero(parts: list[str]) -> str:
-    """``parts[0]`` unless 0, else ``parts[1]`` unless 0, ...: blocks are in priority order.
-
-    ``multiIf`` is short-circuit in ClickHouse (``short_circuit_function_evaluation``), so a later
-    block runs only on rows no earlier block took, and a repeated subexpression is computed once
-    (the query's expression graph is deduplicated).
-    """
-    if len(parts) == 1:
-        return parts[0]
-    args = []
-    for p in parts[:-1]:
-        args += [f"({p}) > 0", f"({p})"]
-    return "multiIf(" + ", ".join([*args, parts[-1]]) + ")"
+    """The gated form (see ``triage.targets.sql``): blocks of rules behind one combined
+    ``match()`` per field, tried in order, so priority is kept exactly."""
+    return ClickHouseSQL(table, column=column, lower_column=lower_column).blocked(block_size)
 
 
 def meta_arrays(table: RuleTable) -> dict[str, str]:
