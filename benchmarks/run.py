@@ -359,6 +359,8 @@ class Bench:
                     _run(_stage_cmd("ingest", path=str(p[key]), db=str(path)))
         else:
             self.ingest_stages(p, size, db, ddb, scratch, fresh)
+        if "small" in want and a.small_files:
+            self.small_stages(p, scratch, fresh)
         if "classify" in want:
             self.classify_stages(p, db, ddb)
         if "bursts" in want:
@@ -424,24 +426,42 @@ class Bench:
                 )
             except RuntimeError as exc:
                 self.log(f"{what} not measured: {str(exc).splitlines()[-1]}")
-        if want_small := a.small_files:
-            one, folder = self.small_files(p, want_small)
-            self.measure(
-                f"triage ingest, {want_small} events in one NDJSON",
-                lambda: _stage_cmd("ingest", path=str(one), db=str(scratch)),
-                prepare=fresh(scratch),
-                events=want_small,
-            )
-            self.measure(
-                f"triage ingest, the same {want_small} events as one-event files",
-                lambda: _stage_cmd("ingest", path=str(folder), db=str(scratch)),
-                prepare=fresh(scratch),
-                events=want_small,
-            )
         if "classify" in a.stages.split(","):
             self.log("ingesting the all-distinct export ...")
             fresh(ddb)()
             _run(_stage_cmd("ingest", path=str(p["distinct"]), db=str(ddb)))
+
+    def small_stages(self, p, scratch, fresh) -> None:
+        """N one-event files against one NDJSON of the same events, runs interleaved (on a
+        shared machine a load change then hits both alike)."""
+        n = self.args.small_files
+        one, folder = self.small_files(p, n)
+        labels = (
+            f"triage ingest, {n} events in one NDJSON",
+            f"triage ingest, the same {n} events as one-event files",
+        )
+        runs: dict[str, list] = {label: [] for label in labels}
+        for _ in range(self.args.repeat):
+            for label, path in zip(labels, (one, folder), strict=True):
+                fresh(scratch)()
+                result, wall, rss = _run(_stage_cmd("ingest", path=str(path), db=str(scratch)))
+                runs[label].append((result, wall, rss))
+        for label in labels:
+            rs = runs[label]
+            secs = statistics.median(r[0]["seconds"] for r in rs)
+            row = {
+                "stage": label,
+                "seconds": secs,
+                "events": n,
+                "rate": n / secs,
+                "mb_s": None,
+                "rss_mb": statistics.median(r[2] for r in rs),
+                "runs": [round(r[0]["seconds"], 3) for r in rs],
+                "extra": {k: v for k, v in rs[0][0].items() if k not in ("seconds", "events")},
+                "note": "runs interleaved with the other",
+            }
+            self.rows.append(row)
+            self.log(f"{label}: {secs:.2f} s (runs {row['runs']})")
 
     def small_files(self, p, n: int) -> tuple[Path, Path]:
         """The first ``n`` events as one NDJSON file and as ``n`` one-event JSON files (the JSON
@@ -698,7 +718,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--stages",
-        default="ingest,classify,bursts,report,e2e,notebook",
+        default="ingest,small,classify,bursts,report,e2e,notebook",
         help="comma-separated stages to run (all)",
     )
     ap.add_argument(
@@ -712,7 +732,7 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=200,
         metavar="N",
-        help="with the ingest stage: N one-event files vs one NDJSON of them (200; 0 skips)",
+        help="stage small: N one-event files vs one NDJSON of them (200; 0 skips)",
     )
     args = ap.parse_args(argv)
     bench = Bench(args)

@@ -603,14 +603,11 @@ class Ingester:
         self._raw_sql = _fields_json(RAW_COLUMNS)
         try:
             self.con.execute(
-                "CREATE OR REPLACE TEMP TABLE batch_text AS "
-                "SELECT filename AS __file, content, l.layout FROM read_text(?) t "
-                "JOIN (SELECT unnest(?::VARCHAR[]) AS f, unnest(?::VARCHAR[]) AS layout) l "
-                "ON l.f = t.filename",
-                [list(layouts), list(layouts), list(layouts.values())],
-            )
-            self.con.execute(
-                "CREATE OR REPLACE TEMP TABLE batch_recs AS "
+                "CREATE OR REPLACE TEMP TABLE raw_input AS "
+                "WITH batch_text AS (SELECT filename AS __file, content, l.layout "
+                "FROM read_text(?) t JOIN (SELECT unnest(?::VARCHAR[]) AS f, "
+                "unnest(?::VARCHAR[]) AS layout) l ON l.f = t.filename), "
+                "recs AS ("
                 # one object
                 "SELECT __file, content::JSON AS rec, 1::BIGINT AS __line FROM batch_text "
                 "WHERE layout = 'object' UNION ALL "
@@ -622,17 +619,12 @@ class Ingester:
                 # an array: every item, at its position
                 "SELECT __file, unnest(items), generate_subscripts(items, 1) FROM ("
                 "SELECT __file, CAST(content::JSON AS JSON[]) AS items FROM batch_text "
-                "WHERE layout = 'array')"
-            )
-            odd = self.con.execute(
-                "SELECT count(*) FROM batch_recs WHERE json_type(rec) IS DISTINCT FROM 'OBJECT'"
-            ).fetchone()[0]
-            if odd:
-                raise _BatchRefused("a record that is not an object: rejected one by one")
-            self.con.execute(
-                "CREATE OR REPLACE TEMP TABLE raw_input AS "
-                f"SELECT unnest(json_transform(rec, '{_columns_json(RAW_COLUMNS)}')), __file, "
-                "__line FROM batch_recs"
+                "WHERE layout = 'array')) "
+                # a record that is not an object is the one-by-one path's to reject
+                f"SELECT unnest(json_transform(CASE WHEN json_type(rec) = 'OBJECT' THEN rec "
+                f"ELSE error('not an object') END, '{_columns_json(RAW_COLUMNS)}')), "
+                "__file, __line FROM recs",
+                [list(layouts), list(layouts), list(layouts.values())],
             )
             sql = self._raw_sql_of(sqlfiles.load("normalize_raw.sql"))
             self.con.execute(
@@ -642,30 +634,24 @@ class Ingester:
         except (duckdb.Error, UnicodeDecodeError) as exc:
             raise _BatchRefused(str(exc)) from exc
         # The same event in two files, or already stored: per file, the later copy merges into
-        # the earlier one; the one-by-one path does exactly that.
-        shared = self.con.execute(
-            "SELECT count(*) FROM (SELECT event_id FROM staged GROUP BY event_id "
-            "HAVING count(DISTINCT source_file) > 1) "
-            "UNION ALL SELECT count(*) FROM staged s WHERE EXISTS "
-            "(SELECT 1 FROM events e WHERE e.event_id = s.event_id)"
+        # the earlier one; the one-by-one path does exactly that. (Then the distinct event ids of
+        # a file are the events it adds.)
+        rows = self.con.execute(
+            "SELECT r.__file, r.n, coalesce(s.ids, 0), coalesce(s.n, 0), "
+            "(SELECT count(*) FROM (SELECT event_id FROM staged GROUP BY event_id "
+            "HAVING count(DISTINCT source_file) > 1)) + (SELECT count(*) FROM staged s WHERE "
+            "EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)) "
+            "FROM (SELECT __file, count(*) AS n FROM raw_input GROUP BY ALL) r "
+            "LEFT JOIN (SELECT source_file, count(*) AS n, count(DISTINCT event_id) AS ids "
+            "FROM staged GROUP BY ALL) s ON s.source_file = r.__file"
         ).fetchall()
-        if any(n for (n,) in shared) or self.keep_raw:
+        if any(r[4] for r in rows) or self.keep_raw:
             raise _BatchRefused("event ids shared between files, or --keep-raw")
+        counts = {f: (records, first, staged) for f, records, first, staged, _ in rows}
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE staged_first AS SELECT * FROM staged "
             "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY source_line) = 1"
         )
-        counts = {
-            f: (records, first, staged)
-            for f, records, first, staged in self.con.execute(
-                "SELECT r.__file, r.n, coalesce(f.n, 0), coalesce(s.n, 0) "
-                "FROM (SELECT __file, count(*) AS n FROM raw_input GROUP BY ALL) r "
-                "LEFT JOIN (SELECT source_file, count(*) AS n FROM staged_first GROUP BY ALL) f "
-                "ON f.source_file = r.__file "
-                "LEFT JOIN (SELECT source_file, count(*) AS n FROM staged GROUP BY ALL) s "
-                "ON s.source_file = r.__file"
-            ).fetchall()
-        }
         out = []
         for path, shape, digest, size in todo:
             records, added, staged = counts.get(str(path), (0, 0, 0))
@@ -679,26 +665,20 @@ class Ingester:
                 f"INSERT INTO events ({EVENT_COLUMNS}, raw) SELECT {EVENT_COLUMNS}, raw "
                 "FROM staged_first"
             )
-            self.con.executemany(
+            # One statement for every file's row (executemany costs a statement per row).
+            log = [
+                [fr.path, size, digest, str(shape), fr.records, fr.added, fr.duplicates, 0]
+                + [fr.skipped, 0, shape.kind]
+                for fr, digest, size, shape in out
+            ]
+            self.con.execute(
                 "INSERT INTO ingest_log (source_file, size_bytes, content_hash, shape, records, "
                 "added, duplicates, rejects, skipped, merged, kind) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    [
-                        fr.path,
-                        size,
-                        digest,
-                        str(shape),
-                        fr.records,
-                        fr.added,
-                        fr.duplicates,
-                        0,
-                        fr.skipped,
-                        0,
-                        shape.kind,
-                    ]
-                    for fr, digest, size, shape in out
-                ],
+                "SELECT unnest(?::VARCHAR[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[]), "
+                "unnest(?::VARCHAR[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), "
+                "unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), "
+                "unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
+                [list(col) for col in zip(*log, strict=True)],
             )
             self.con.execute("COMMIT")
         except BaseException:
