@@ -160,23 +160,31 @@ def timeline(
 
 
 def _step_area(xs: list[float], below: list[float], above: list[float], y_of) -> str:
-    """The band between two step lines, as one path; runs of equal values are one segment."""
+    """The band between two step lines, as one path in whole units of the 800-wide view box
+    (an hour is under a unit wide over a month): points that round alike are written once."""
 
-    def line(vals: list[float]) -> list[tuple[float, float]]:
-        pts: list[tuple[float, float]] = []
+    def line(vals: list[float]) -> list[tuple[int, int]]:
+        pts: list[tuple[int, int]] = []
+        y_prev = None
         for i, v in enumerate(vals):
-            if i == 0 or v != vals[i - 1]:
-                y = y_of(v)
+            y = round(y_of(v))
+            if y != y_prev:
+                x = round(xs[i])
                 if pts:
-                    pts.append((xs[i], pts[-1][1]))
-                pts.append((xs[i], y))
-        pts.append((xs[len(vals)], pts[-1][1]))
+                    pts.append((x, pts[-1][1]))
+                pts.append((x, y))
+                y_prev = y
+        pts.append((round(xs[len(vals)]), pts[-1][1]))
         return pts
 
-    top = line(above)
-    bottom = line(below)[::-1]
-    pts = top + bottom
-    return "M" + "L".join(f"{_num(x)} {_num(y)}" for x, y in pts) + "Z"
+    pts = line(above) + line(below)[::-1]
+    out = []
+    prev = None
+    for p in pts:
+        if p != prev:
+            out.append(f"{p[0]} {p[1]}")
+            prev = p
+    return "M" + "L".join(out) + "Z"
 
 
 _GAP_TICKS = [
