@@ -308,6 +308,32 @@ def test_group_table_is_cut_at_max_rows_unless_asked_for_all(demo_db):
     assert f"The first 2 of {groups} groups" in cut
 
 
+def test_cli_all_groups_lists_every_group_past_the_default_cut(tmp_path):
+    dbp = tmp_path / "many.duckdb"
+    with triage.open(dbp) as db:
+        db.ingest_records(
+            [
+                {
+                    "event_id": f"{i:032x}",
+                    "timestamp": 1780000000 + i,
+                    "exception": {"values": [{"type": f"Error{i}", "value": "boom"}]},
+                }
+                for i in range(510)
+            ],
+            source="many",
+        )
+    pages = {}
+    for extra in ([], ["--all-groups"]):
+        out = tmp_path / f"r{len(extra)}.html"
+        res = CliRunner().invoke(
+            main, ["report", "--db", str(dbp), "--format", "html", "-o", str(out), *extra]
+        )
+        assert res.exit_code == 0, res.output
+        pages[bool(extra)] = out.read_text(encoding="utf-8")
+    assert pages[False].count("<tr data-group=") == 500 and 'id="groups-cut"' in pages[False]
+    assert pages[True].count("<tr data-group=") == 510 and 'id="groups-cut"' not in pages[True]
+
+
 def test_cli_report_html_to_file_and_stdout(tmp_path):
     dbp = str(tmp_path / "c.duckdb")
     runner = CliRunner()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import triage
-from triage import ingest
+from triage.ingest import ingester as ingest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent.parent / "shared"

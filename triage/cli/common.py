@@ -61,6 +61,12 @@ class FiniteFloatRange(click.FloatRange):
         return rv
 
 
+all_groups_option = click.option(
+    "--all-groups",
+    is_flag=True,
+    help="With --format html: list every group in the table (default: the first 500, so that "
+    "a store of thousands of groups still makes a page of well under 2 MB).",
+)
 threshold_option = click.option(
     "--threshold",
     type=FiniteFloatRange(0.0, 1.0),
@@ -248,9 +254,11 @@ def emit_report(report: Report, fmt: str, output: str | None, html: str | None =
         click.echo(text, nl=not text.endswith("\n"))
 
 
-def html_page(s: api.Store, table: RuleTable, rep: Report) -> str:
+def html_page(s: api.Store, table: RuleTable, rep: Report, all_groups: bool = False) -> str:
     from triage.render import html as html_report
 
+    if all_groups:
+        return html_report.render(s.con, table, rep, max_rows=None)
     return html_report.render(s.con, table, rep)
 
 

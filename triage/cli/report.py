@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from triage.cli.common import (
+    all_groups_option,
     db_option,
     emit_report,
     engine_options,
@@ -41,6 +42,7 @@ def classify(db: str | None, rules: str, wait: float) -> None:
 @db_option
 @rules_option
 @format_option
+@all_groups_option
 @threshold_option
 @output_option
 @fail_on_option
@@ -50,6 +52,7 @@ def report(
     db: str | None,
     rules: str,
     fmt: str,
+    all_groups: bool,
     threshold: float,
     output: str | None,
     fail_on: tuple[str, ...],
@@ -74,7 +77,7 @@ def report(
     table = load_rules(rules)
     with open_store(db, read_only=not fail_on, wait=wait) as s:
         rep = s.report(table, threshold=threshold)
-        html = html_page(s, table, rep) if fmt == "html" else None
+        html = html_page(s, table, rep, all_groups) if fmt == "html" else None
         emit_report(rep, fmt, output, html)
         fail_on_exit(s, fail_on, rep)
 
@@ -90,6 +93,7 @@ def report(
 )
 @rules_option
 @format_option
+@all_groups_option
 @threshold_option
 @output_option
 @click.option("-q", "--quiet", is_flag=True, help="No per-file lines on stderr.")
@@ -100,6 +104,7 @@ def run(
     db: str | None,
     rules: str,
     fmt: str,
+    all_groups: bool,
     threshold: float,
     output: str | None,
     quiet: bool,
@@ -117,7 +122,7 @@ def run(
     with open_store(db or store.MEMORY, wait=wait) as s:
         s.ingest(list(paths) or api.demo_paths(), on_file=lambda fr: file_line(fr, quiet))
         rep = s.report(table, threshold=threshold)
-        html = html_page(s, table, rep) if fmt == "html" else None
+        html = html_page(s, table, rep, all_groups) if fmt == "html" else None
         emit_report(rep, fmt, output, html)
         fail_on_exit(s, fail_on, rep)
 
