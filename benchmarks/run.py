@@ -320,6 +320,8 @@ class Bench:
         }
         for key, distinct in (("ndjson", False), ("distinct", True)):
             p = paths[key]
+            if distinct and "classify" not in self.args.stages.split(","):
+                continue  # only the classify stages read the all-distinct export
             if not p.exists():
                 self.log(f"generating {p} ...")
                 tmp = p.with_suffix(".tmp")
