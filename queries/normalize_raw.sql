@@ -5,6 +5,9 @@
 -- id; the JSON reader substitutes an expression over the fields rather than store it for every
 -- row). Every field is read leniently: wrong types become NULL or text, never an error, so one odd
 -- event cannot fail its file.
+-- The typed fast path (queries/normalize_typed.sql) mirrors `src` and `base` below and shares the
+-- rest of this file's text: change both halves together, then update triage.ingest.typed.MIRRORS
+-- (until then the fast path is off, and tests/test_ingest_typed.py says so).
 WITH src AS (
     SELECT
         *,

@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 import zstandard
 
-from triage.ingest import formats, shapes
+from triage.ingest import formats, shapes, typed
 from triage.ingest.records import (
     RAW_COLUMNS,
     RAW_TEXT_LIMIT,
@@ -177,6 +177,10 @@ def _fields_json(columns: list[str]) -> str:
 class Ingester:
     """Ingests files into one open connection, one transaction per file."""
 
+    # The typed fast path for the common event shapes (triage.ingest.typed); False reads every
+    # file the lenient way (the tests compare both).
+    typed = True
+
     def __init__(self, con: duckdb.DuckDBPyConnection, *, keep_raw: bool = False):
         self.con = con
         self.keep_raw = keep_raw
@@ -197,6 +201,46 @@ class Ingester:
         except (duckdb.Error, UnicodeDecodeError):  # the message may quote a cut UTF-8 char
             self._slow_path(path, shape, label, columns, rejects)
         return rejects
+
+    def _typed_path(self, path: Path, shape: Shape, label: str) -> bool:
+        """Read and normalize an event file in one statement with typed columns, into
+        ``staged`` (see triage.ingest.typed). False, with nothing staged, when the file is not
+        for it: then the lenient path reads it."""
+        if (
+            not self.typed
+            or not typed.in_step()
+            or self.keep_raw
+            or shape.kind not in shapes.EVENT_KINDS
+            or shape.layout not in ("ndjson", "array", "object")
+            or (shape.layout == "ndjson" and not shape.compression and self._blank_lines)
+        ):
+            return False
+        fmt = {"ndjson": "newline_delimited", "array": "array"}.get(shape.layout, "unstructured")
+        # Raw SDK events: tags as a MAP first; when the reader refuses that (tags as pairs, a
+        # key twice), once more with tags as JSON; anything else, the lenient path.
+        for tags_map in (True, False) if shape.kind == "raw" else (False,):
+            cols = _columns_sql([], typed.columns(tags_map))
+            read = (
+                f"read_json(?, format='{fmt}', columns={cols}, "
+                f"maximum_object_size={max_record_bytes()}, "
+                f"compression='{shape.compression or 'none'}')"
+            )
+            source = (
+                f"(SELECT *, ? AS __file, row_number() OVER () AS __line FROM {read}) raw_input"
+            )
+            sql = typed.normalize_sql(tags_map).replace("FROM raw_input", f"FROM {source}", 1)
+            try:
+                self.con.execute(
+                    "CREATE OR REPLACE TEMP TABLE staged AS "
+                    f"SELECT n.*, NULL::JSON AS raw FROM ({sql}) n",
+                    [label, str(path)],
+                )
+                return True
+            except (duckdb.Error, UnicodeDecodeError) as exc:
+                self.con.execute("DROP TABLE IF EXISTS staged")
+                if not (tags_map and typed.tags_misfit(str(exc))):
+                    return False
+        return False
 
     def _fast_path(self, path: Path, shape: Shape, label: str, columns: list[str]) -> None:
         fmt = {"ndjson": "newline_delimited", "array": "array"}.get(shape.layout, "unstructured")
@@ -286,7 +330,11 @@ class Ingester:
             )
         except (duckdb.Error, UnicodeDecodeError):
             self._normalize_bisect(sql, rejects)
-        # One row per event id: the first occurrence in the file.
+        self._dedupe()
+
+    def _dedupe(self) -> None:
+        """staged -> staged_first: one row per event id, the first occurrence in the file. (Both
+        the typed and the lenient path end here.)"""
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE staged_first AS SELECT * FROM staged "
             "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY source_line) = 1"
@@ -432,9 +480,11 @@ class Ingester:
 
         # 1. Read and normalize, outside any transaction.
         rejects: list[Reject] = []
-        events = groups = False
+        events = groups = typed_done = False
         if shape.layout == "empty":
             pass
+        elif self._typed_path(path, shape, label):
+            events = typed_done = True
         elif shape.kind in shapes.EVENT_KINDS or shape.kind == "api-issues":
             rejects += self._load_json(
                 path, shape, label, ISSUE_COLUMNS if shape.kind == "api-issues" else RAW_COLUMNS
@@ -443,9 +493,11 @@ class Ingester:
         else:
             events, groups = formats.stage(self, path, shape, label, rejects, result)
         # Records read: rows staged for normalizing, records refused while parsing, items skipped.
-        read = self._count("raw_input") if (events or groups) else 0
+        read = self._count("staged" if typed_done else "raw_input") if (events or groups) else 0
         result.records = read + len(rejects) + result.skipped
-        if events:
+        if typed_done:
+            self._dedupe()
+        elif events:
             self._normalize(rejects)
         elif groups:
             self._normalize_groups(rejects)
