@@ -330,11 +330,13 @@ class Ingester:
             )
         except (duckdb.Error, UnicodeDecodeError):
             self._normalize_bisect(sql, rejects)
-        self._dedupe()
+        self._after_normalize()
 
-    def _dedupe(self) -> None:
-        """staged -> staged_first: one row per event id, the first occurrence in the file. (Both
-        the typed and the lenient path end here.)"""
+    def _after_normalize(self) -> None:
+        """What follows normalizing, on ``staged``, for EVERY path (lenient, typed and a batch of
+        small files all call this, and nothing else after building ``staged``): per-row steps
+        over normalized rows belong here, so that no path misses them. Then ``staged_first``:
+        one row per event id, the first occurrence in the file."""
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE staged_first AS SELECT * FROM staged "
             "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY source_line) = 1"
@@ -496,7 +498,7 @@ class Ingester:
         read = self._count("staged" if typed_done else "raw_input") if (events or groups) else 0
         result.records = read + len(rejects) + result.skipped
         if typed_done:
-            self._dedupe()
+            self._after_normalize()
         elif events:
             self._normalize(rejects)
         elif groups:
@@ -687,7 +689,9 @@ class Ingester:
             raise _BatchRefused(str(exc)) from exc
         # The same event in two files, or already stored: per file, the later copy merges into
         # the earlier one; the one-by-one path does exactly that. (Then the distinct event ids of
-        # a file are the events it adds.)
+        # a file are the events it adds.) Records the shared steps drop from `staged` count as
+        # skipped.
+        self._after_normalize()
         rows = self.con.execute(
             "SELECT r.__file, r.n, coalesce(s.ids, 0), coalesce(s.n, 0), "
             "(SELECT count(*) FROM (SELECT event_id FROM staged GROUP BY event_id "
@@ -700,10 +704,6 @@ class Ingester:
         if any(r[4] for r in rows) or self.keep_raw:
             raise _BatchRefused("event ids shared between files, or --keep-raw")
         counts = {f: (records, first, staged) for f, records, first, staged, _ in rows}
-        self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE staged_first AS SELECT * FROM staged "
-            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY source_line) = 1"
-        )
         out = []
         for path, shape, digest, size in todo:
             records, added, staged = counts.get(str(path), (0, 0, 0))
@@ -713,10 +713,8 @@ class Ingester:
             out.append((fr, digest, size, shape))
         self.con.execute("BEGIN TRANSACTION")
         try:
-            self.con.execute(
-                f"INSERT INTO events ({EVENT_COLUMNS}, raw) SELECT {EVENT_COLUMNS}, raw "
-                "FROM staged_first"
-            )
+            # The same store step as one file (no id of the batch is stored yet: nothing merges).
+            self._store_events()
             # One statement for every file's row (executemany costs a statement per row).
             log = [
                 [fr.path, size, digest, str(shape), fr.records, fr.added, fr.duplicates, 0]
