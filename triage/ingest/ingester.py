@@ -337,8 +337,20 @@ class Ingester:
         small files all call this, and nothing else after building ``staged``): per-row steps
         over normalized rows belong here, so that no path misses them. Then ``staged_first``:
         one row per event id, the first occurrence in the file."""
+        dup = self.con.execute("SELECT count(*) - count(DISTINCT event_id) FROM staged").fetchone()[
+            0
+        ]
+        for kind in ("VIEW", "TABLE"):  # the last file's, whichever it was
+            try:
+                self.con.execute(f"DROP {kind} IF EXISTS staged_first")
+            except duckdb.CatalogException:
+                pass
+        if not dup:
+            # Every id once (the usual case): no sort of every row to find first occurrences.
+            self.con.execute("CREATE TEMP VIEW staged_first AS SELECT * FROM staged")
+            return
         self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE staged_first AS SELECT * FROM staged "
+            "CREATE TEMP TABLE staged_first AS SELECT * FROM staged "
             "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY source_line) = 1"
         )
 
