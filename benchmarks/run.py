@@ -105,6 +105,10 @@ def _stage(name: str, a: dict) -> dict:
     import triage
 
     if name == "ingest":
+        if a.get("lenient"):
+            from triage.ingest import ingester
+
+            ingester.Ingester.typed = False  # today's reference path, for the same-run ratio
         t = time.perf_counter()
         with triage.open(a["db"]) as db:
             r = db.ingest([a["path"]])
@@ -408,6 +412,14 @@ class Bench:
             size_bytes=size,
             repeat=a.repeat_slow,
         )
+        if a.lenient:
+            self.measure(
+                "triage ingest, NDJSON, lenient path only",
+                lambda: _stage_cmd("ingest", path=str(p["ndjson"]), db=str(scratch), lenient=True),
+                prepare=fresh(scratch),
+                size_bytes=size,
+                repeat=a.repeat_slow,
+            )
         for key, what in (("gz", "gzip"), ("zst", "zstd")):
             if key not in p:
                 continue
@@ -578,6 +590,7 @@ class Bench:
             ratio(f"triage ingest, {what}", f"typed floor, {what}", f"**ingest {what} vs floor**")
         ratio("triage ingest, NDJSON", OLD_FLOOR, "ingest NDJSON vs the old JSON-typed floor")
         ratio(FLOOR, OLD_FLOOR, "typed floor vs the old JSON-typed floor")
+        ratio("triage ingest, NDJSON", "triage ingest, NDJSON, lenient", "typed vs lenient path")
         files, one = (
             self.row("triage ingest, the same"),
             self.row("triage ingest, " + str(self.args.small_files) + " events in one"),
@@ -735,6 +748,11 @@ def main(argv: list[str] | None = None) -> int:
         default=200,
         metavar="N",
         help="stage small: N one-event files vs one NDJSON of them (200; 0 skips)",
+    )
+    ap.add_argument(
+        "--lenient",
+        action="store_true",
+        help="with the ingest stage: also ingest with the lenient path only (typed path off)",
     )
     args = ap.parse_args(argv)
     bench = Bench(args)
