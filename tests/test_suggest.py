@@ -285,3 +285,17 @@ def test_narrowing_is_shown(before_fix):
     }
     assert billing.events == 90 and [g["events"] for g in billing.moved_groups] == [90]
     assert "narrowed from" in before_fix.to_markdown()
+
+
+def test_examples_carry_no_addresses(tmp_path):
+    text = "connect ECONNREFUSED 2001:db8::{} for ann@example.com"
+    events = [
+        raw_event("ip", i, message=text.format(i % 3 + 1), user=f"u-{i % 5}", every=300)
+        for i in range(10)
+    ]
+    with _ingest(tmp_path, events) as db:
+        (c,) = db.suggest(parse('name = "e"\n')).candidates
+        assert c.match_examples
+        text = c.toml
+        assert "2001:db8" not in text and "ann@example.com" not in text
+        assert "<ip>" in text and "<email>" in text
