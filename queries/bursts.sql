@@ -180,11 +180,9 @@ group_sizes AS (
 )
 SELECT
     d.group_key AS "group",
-    -- A user id that is an email or an IP address is shown as the stand-in ingest gives users
-    -- known only by one: reports carry no personal data.
-    CASE WHEN regexp_matches(b.user_id, '[^@\s]+@[^@\s]+\.[A-Za-z]{2,}')
-              OR regexp_matches(b.user_id, '^\d{1,3}(\.\d{1,3}){3}$|^[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}$')
-         THEN 'anon:' || left(md5(b.user_id), 12) ELSE b.user_id END AS "user",
+    -- A user id that is an email or an IP address (stored with --keep-pii) is shown as the keyed
+    -- stand-in ingest gives users known only by one: reports carry no personal data.
+    CASE WHEN triage_is_pii(b.user_id) THEN triage_anon(b.user_id) ELSE b.user_id END AS "user",
     CASE WHEN by_tag IS NULL THEN NULL ELSE b.stream END AS tag_value,
     b.events,
     to_timestamp(b.t0) AS "start",

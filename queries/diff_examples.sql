@@ -1,17 +1,15 @@
 -- Example messages per (group, head rule): the distinct texts a rule matched, most frequent first,
 -- and (rule_id NULL) texts of the same group that stay in error volume under the head table.
--- Emails and IP addresses are masked: examples end up in PRs and chat.
+-- Emails, IP addresses and credentials are masked (triage_mask): examples end up in PRs and chat.
 -- Parameters: $head (ruleset hash), $groups (group keys, VARCHAR[]), $per (examples per row).
 WITH picked AS (
     SELECT
         e.group_key,
         c.rule_id,
-        regexp_replace(regexp_replace(
+        triage_mask(
             coalesce(e.message, CASE WHEN e.exc_type IS NOT NULL
                                      THEN e.exc_type || ': ' || coalesce(e.exc_value, '')
-                                     ELSE e.exc_value END, ''),
-            '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}', '<email>', 'g'),
-            '\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b', '<ip>', 'g') AS text
+                                     ELSE e.exc_value END, '')) AS text
     FROM events e
     LEFT JOIN classifications c ON c.event_id = e.event_id AND c.ruleset_hash = $head
     WHERE list_contains($groups::VARCHAR[], e.group_key)

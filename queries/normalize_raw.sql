@@ -52,7 +52,7 @@ base AS (
         coalesce(triage_str(project), triage_str(projectID)) AS project,
         nullif(coalesce(triage_str(group_id), triage_str(groupID)), '') AS group_id,
         nullif(triage_str(shortId), '') AS short_id,
-        __tags AS tags,
+        triage_scrub_tags(__tags) AS tags,
         try(list_transform(CAST(fingerprint AS JSON[]), lambda x: triage_str(x))) AS fingerprint
     FROM src
 ),
@@ -66,10 +66,8 @@ texts AS (
             CASE WHEN coalesce(len(exc_chain), 0) = 0 THEN title END), '') AS message,
         exc_chain[len(exc_chain)]."type" AS exc_type,
         exc_chain[len(exc_chain)]."value" AS exc_value,
-        coalesce(nullif(triage_str(json_extract(u, '$.id')), ''), nullif(triage_str(json_extract(u, '$.username')), ''),
-                 'anon:' || left(md5(coalesce(nullif(triage_str(json_extract(u, '$.email')), ''),
-                                              nullif(triage_str(json_extract(u, '$.ip_address')), '{{auto}}'))), 12))
-            AS user_id,
+        -- Emails and addresses become keyed stand-ins (queries/pii.sql) unless --keep-pii.
+        triage_user_id(u) AS user_id,
         list_filter(fingerprint, lambda x: x IS NOT NULL AND x NOT IN ('{{ default }}', '{{default}}'))
             AS fp_custom
     FROM base

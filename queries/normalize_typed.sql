@@ -59,7 +59,7 @@ base AS (
         coalesce(project, projectID) AS project,
         nullif(coalesce(group_id, groupID), '') AS group_id,
         nullif(shortId, '') AS short_id,
-        __tags AS tags,
+        triage_scrub_tags(__tags) AS tags,  -- personal data out (queries/pii.sql)
         fingerprint
     FROM src
 ),

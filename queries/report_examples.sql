@@ -1,15 +1,13 @@
 -- The most frequent raw texts of each charted group (message, else "type: value"), so a reader
--- sees a real instance beside the masked title. Emails and IP addresses are masked: reports end
+-- sees a real instance beside the masked title. Emails, IP addresses and credentials are masked (triage_mask): reports end
 -- up in PRs and chat. Parameters: $groups (group keys, VARCHAR[]), $per (examples per group).
 WITH picked AS (
     SELECT
         group_key,
-        regexp_replace(regexp_replace(
+        triage_mask(
             coalesce(message, CASE WHEN exc_type IS NOT NULL
                                    THEN exc_type || ': ' || coalesce(exc_value, '')
-                                   ELSE exc_value END, ''),
-            '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}', '<email>', 'g'),
-            '\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b', '<ip>', 'g') AS text
+                                   ELSE exc_value END, '')) AS text
     FROM events
     WHERE list_contains($groups::VARCHAR[], group_key)
 ),

@@ -284,3 +284,150 @@ def test_a_bad_memory_limit_is_a_clear_error(tmp_path, monkeypatch):
 
     with pytest.raises(StoreError, match="TRIAGE_MEMORY_LIMIT"):
         triage.open(tmp_path / "m.duckdb")
+
+
+# -- hypothesis: folders of mixed hostile files ---------------------------------------------------
+
+_uid = iter(range(1, 1 << 30))
+
+
+def _good(n: int) -> dict:
+    return {"event_id": f"{0xABC:03x}{n:029x}", "message": f"good {n}", "level": "error"}
+
+
+@st.composite
+def hostile_file(draw):
+    """(container, [(good?, variant)], cut short?) for one file of a folder."""
+    kind = draw(st.sampled_from(["array", "envelope", "csv", "ndjson", "bomb", "fifo", "dangling"]))
+    bad = {
+        # (No scalars: reading resumes at the next object, so a scalar right after a malformed
+        # element is part of that one reject; the property above covers scalars.)
+        "array": ["utf8", "malformed", "deep"],
+        "envelope": ["length", "payload", "header"],
+        "csv": ["quote", "fields"],
+        "ndjson": ["utf8", "malformed", "deep"],
+    }.get(kind, ["-"])
+    recs = draw(
+        st.lists(
+            st.one_of(st.just(("good", "")), st.sampled_from(bad).map(lambda b: ("bad", b))),
+            max_size=8,
+        )
+    )
+    return kind, recs, kind == "array" and draw(st.booleans())
+
+
+def _write_hostile(path: Path, kind: str, recs, cut: bool) -> tuple[int | None, set[str]]:
+    """Write one file; return (records it holds or None when not a file read, good event ids)."""
+    good_ids: set[str] = set()
+
+    def good() -> dict:
+        ev = _good(next(_uid))
+        good_ids.add(ev["event_id"])
+        return ev
+
+    if kind == "fifo":
+        os.mkfifo(path)
+        return None, good_ids
+    if kind == "dangling":
+        path.symlink_to(path.with_name("nowhere"))
+        return None, good_ids
+    if kind == "bomb":
+        import zstandard
+
+        path.write_bytes(zstandard.ZstdCompressor().compress(b"\0" * (1 << 20)))
+        return 1, good_ids
+    if kind == "csv":
+        lines = ["id,title,level"]
+        for ok, variant in recs:
+            if ok == "good":
+                ev = good()
+                lines.append(f"{ev['event_id']},{ev['message']},error")
+            elif variant == "quote":
+                lines.append(f'{next(_uid):032x},"never closed,error')
+            else:
+                lines.append(f"{next(_uid):032x},a,b,c,d")
+        if len(lines) == 1:
+            lines.append(f"{good()['event_id']},only,error")
+            recs = [("good", "")]
+        path.write_text("\n".join(lines) + "\n")
+        return len(recs), good_ids
+    parts: list[bytes] = []
+    for ok, variant in recs:
+        if ok == "good":
+            ev = good()
+            if kind == "envelope":
+                body = json.dumps(ev).encode()
+                head = json.dumps({"event_id": ev["event_id"]}).encode()
+                item = json.dumps({"type": "event", "length": len(body)}).encode()
+                parts.append(head + b"\n" + item + b"\n" + body + b"\n")
+            else:
+                parts.append(json.dumps(ev).encode())
+            continue
+        eid = f"{next(_uid):032x}"
+        if variant == "utf8":
+            parts.append(b'{"event_id": "' + eid.encode() + b'", "message": "\xff\xfe"}')
+        elif variant == "malformed":
+            parts.append(b'{"event_id": "' + eid.encode() + b'" "message": [1, 2}')
+        elif variant == "deep":
+            parts.append(
+                b'{"event_id": "' + eid.encode() + b'", "x": ' + b"[" * 400 + b"]" * 400 + b"}"
+            )
+        elif variant == "scalar":
+            parts.append(b"42")
+        elif variant == "length":
+            parts.append(
+                b'{"event_id": "' + eid.encode() + b'"}\n{"type": "event", "length": 99999}\n{}\n'
+            )
+        elif variant == "payload":
+            parts.append(b'{"event_id": "' + eid.encode() + b'"}\n{"type": "event"}\n{"not json\n')
+        elif not parts:  # a broken first header: the file is not told from NDJSON; not here
+            parts.append(b'{"event_id": "' + eid.encode() + b'"}\n{"type": "event"}\n{"not json\n')
+        else:  # header
+            parts.append(b'{"event_id": \n{"type": "event"}\n{}\n')
+    if kind == "array":
+        body = b"[" + b",\n".join(parts) + b"]"
+        if cut and parts:
+            body = body[: len(body) - len(parts[-1]) // 2 - 1]
+            if recs[-1][0] == "good":
+                good_ids.discard(json.loads(parts[-1])["event_id"])
+        path.write_bytes(body)
+        return len(parts), good_ids
+    if kind == "envelope":
+        path.write_bytes(b"\n".join(parts))
+        return (len(parts) if parts else 0), good_ids
+    path.write_bytes(b"\n".join(parts) + (b"\n" if parts else b""))
+    return len(parts), good_ids
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(files=st.lists(hostile_file(), min_size=1, max_size=5))
+def test_mixed_hostile_folders_lose_no_good_record(files, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    expected: dict[str, int | None] = {}
+    good_ids: set[str] = set()
+    for i, (kind, recs, cut) in enumerate(files):
+        path = folder / f"{i:02d}-{kind}.data"
+        n, ids = _write_hostile(path, kind, recs, cut)
+        expected[str(path)] = n
+        good_ids |= ids
+    with triage.open(":memory:") as db:
+        res = db.ingest(
+            [folder],
+            input_format=None,
+            max_inflated_bytes=1 << 19,
+        )
+        assert len(res.files) == len(files)
+        for fr in res.files:
+            assert fr.accounted, fr
+            want = expected[fr.path]
+            if want is None:
+                assert fr.shape == "skipped" and fr.records == 0, fr
+            elif not fr.already_ingested:
+                assert fr.records == want, (fr, Path(fr.path).read_bytes()[:400])
+        stored = set(db.sql("SELECT event_id FROM events")["event_id"])
+        assert good_ids <= stored, good_ids - stored
+        assert db.sql("SELECT count(*) AS n FROM rejects")["n"][0] == res.rejects

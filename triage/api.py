@@ -64,16 +64,30 @@ class Store:
         paths: Iterable[PathLike],
         *,
         keep_raw: bool = False,
+        keep_pii: bool = False,
         input_format: str | None = None,
         on_file=None,
+        max_inflate_ratio: float | None = None,
+        max_inflated_bytes: int | str | None = None,
     ) -> IngestResult:
         """Ingest files, folders, globs and ``-`` (stdin); each file is one transaction.
 
         The shape of each file is read from its content unless ``input_format`` forces a kind
         (see ``triage.ingest.shapes.KINDS``); ``on_file(FileResult)`` is called after each file.
+        ``keep_pii`` stores emails and IP addresses of user fields, tags and payloads as sent;
+        ``max_inflate_ratio`` / ``max_inflated_bytes`` bound what a compressed file may inflate
+        to (default ``$TRIAGE_MAX_INFLATE_RATIO`` / ``$TRIAGE_MAX_INFLATED_BYTES``; 0: none).
         """
+        from triage.ingest.inputs import Bounds
+
         return ingest_paths(
-            self.con, paths, keep_raw=keep_raw, force_kind=input_format, on_file=on_file
+            self.con,
+            paths,
+            keep_raw=keep_raw,
+            keep_pii=keep_pii,
+            bounds=Bounds.from_env(max_inflate_ratio, max_inflated_bytes),
+            force_kind=input_format,
+            on_file=on_file,
         )
 
     def ingest_records(

@@ -198,6 +198,10 @@ def file_line(fr: FileResult, quiet: bool) -> None:
     if fr.already_ingested:
         err.print(f"{fr.path}: {fr.shape}: already ingested (same content); nothing to do")
         return
+    if fr.shape in ("skipped", "not read"):
+        why = fr.notes[0] if fr.notes else fr.errors[0].split(": ", 1)[-1]
+        err.print(f"{fr.path}: {fr.shape}: {why}", markup=False)
+        return
     what = fr.unit
     text = (
         f"{fr.path}: {fr.shape}: {fr.records:,} records, {fr.added:,} {what} added, "

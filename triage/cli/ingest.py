@@ -23,6 +23,27 @@ from triage.cli.common import (
 @db_option
 @input_format_option
 @click.option("--keep-raw", is_flag=True, help="Also store each raw payload (about 20x the space).")
+@click.option(
+    "--keep-pii",
+    is_flag=True,
+    help="Store emails and IP addresses in user ids, tags, payloads and rejects as sent "
+    "(default: replaced by keyed anon: stand-ins or masked).",
+)
+@click.option(
+    "--max-inflate-ratio",
+    type=float,
+    default=None,
+    help="Refuse a compressed file that inflates past this many times its size, once past "
+    "64 MiB (default 200, $TRIAGE_MAX_INFLATE_RATIO; 0: no bound).",
+)
+@click.option(
+    "--max-inflated",
+    "max_inflated",
+    default=None,
+    metavar="SIZE",
+    help="Refuse a compressed file that inflates past SIZE (default 16GiB, "
+    "$TRIAGE_MAX_INFLATED_BYTES; 0: no bound).",
+)
 @click.option("--strict", is_flag=True, help="Exit 1 when any record is rejected.")
 @click.option(
     "-q", "--quiet", is_flag=True, help="No per-file lines and no progress bar on stderr."
@@ -34,6 +55,9 @@ def ingest(
     db: str | None,
     input_format: str,
     keep_raw: bool,
+    keep_pii: bool,
+    max_inflate_ratio: float | None,
+    max_inflated: str | None,
     strict: bool,
     quiet: bool,
     wait: float,
@@ -52,6 +76,7 @@ def ingest(
     already ingested (same content) is skipped.
     """
     from triage.ingest.ingester import FileResult, iter_files
+    from triage.ingest.inputs import exit_cleanly_on_sigterm, parse_size
     from triage.render.progress import IngestProgress
 
     if engine == "clickhouse":
@@ -68,8 +93,10 @@ def ingest(
 
     try:
         files = list(iter_files(paths))
-    except FileNotFoundError as exc:
+        max_bytes = parse_size(max_inflated) if max_inflated is not None else None
+    except (FileNotFoundError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
+    exit_cleanly_on_sigterm()
     kind = None if input_format == "auto" else input_format
     with open_store(db, wait=wait) as s, IngestProgress(len(files), enabled=not quiet) as progress:
 
@@ -77,7 +104,15 @@ def ingest(
             progress.advance(fr)
             file_line(fr, quiet)
 
-        result = s.ingest(files, keep_raw=keep_raw, input_format=kind, on_file=on_file)
+        result = s.ingest(
+            files,
+            keep_raw=keep_raw,
+            keep_pii=keep_pii,
+            input_format=kind,
+            on_file=on_file,
+            max_inflate_ratio=max_inflate_ratio,
+            max_inflated_bytes=max_bytes,
+        )
     if not quiet:
         text = (
             f"total: {len(result.files):,} files, {result.records:,} records, "
@@ -88,6 +123,8 @@ def ingest(
             text += f", {result.skipped:,} skipped"
         if result.already_ingested:
             text += f"; {result.already_ingested:,} files already ingested"
+        if result.skipped_files:
+            text += f"; {result.skipped_files:,} folder entries skipped"
         err_console().print(text)
     if strict and result.rejects:
         err_console().print(f"--strict: {result.rejects} records rejected")

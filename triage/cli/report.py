@@ -138,8 +138,11 @@ def rejects(db: str | None, limit: int, wait: float) -> None:
     if df.empty:
         click.echo("no rejects")
         return
+    from triage.common.pii import mask_text
+
     for r in df.head(limit).itertuples(index=False):
-        raw = (r.raw_text or "").replace("\n", " ")
-        click.echo(f"{r.source_file}:{r.source_line}: {r.reason}\n    {raw[:160]}")
+        # Emails, addresses and credentials masked even when stored with --keep-pii.
+        raw = mask_text((r.raw_text or "").replace("\n", " "))
+        click.echo(f"{r.source_file}:{r.source_line}: {mask_text(r.reason or '')}\n    {raw[:160]}")
     if len(df) > limit:
         click.echo(f"... {len(df) - limit} more")

@@ -7,17 +7,17 @@ merge, rejects and the one transaction per file are shared (see :mod:`triage.ing
 
 from __future__ import annotations
 
+import csv
 import io
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import duckdb
 import zstandard
 from sentry_sdk.envelope import Envelope
 
+from triage.ingest import inputs, recover
 from triage.ingest import shapes as shapes
 from triage.ingest.records import (
     RAW_COLUMNS,
@@ -55,61 +55,46 @@ def stage_envelope(
     counted as skipped. Several envelopes in one file, separated by blank lines, are read in turn.
 
     Parsing is sentry-sdk's own (``Envelope.deserialize_from``), so what the SDK writes is what is
-    read. A record is an item; its number is its position in the file (1-based).
+    read. A record is an item; its number is its position in the file (1-based). An envelope that
+    cannot be framed (a bad header, a length that runs into the next envelope, a payload that is
+    not JSON) is one reject, and reading goes on at the next envelope header.
     """
-    try:
-        with shapes.open_bytes(path, shape.compression) as fh:
+    with inputs.open_bounded(path, shape.compression, ing.bounds, label=label) as fh:
+        try:
             data = fh.read()
-    except (OSError, EOFError, zstandard.ZstdError) as exc:
-        rejects.append(Reject(1, f"cannot read (truncated or corrupt compression?): {exc}", ""))
-        return False, False
+        except (OSError, EOFError, zstandard.ZstdError) as exc:
+            rejects.append(Reject(1, f"cannot read (truncated or corrupt compression?): {exc}", ""))
+            return False, False
     events: list[tuple[int, dict | None, str | None, str]] = []
     skipped: dict[str, int] = {}
-    stream = io.BytesIO(data)
     item_no = 0
     limit = max_record_bytes()
+    pos = 0
     while True:
-        start = stream.tell()
-        rest = data[start:]
+        rest = data[pos:]
         if not rest.strip():
             break
         if not rest[:1].strip():  # blank lines between envelopes
-            stream.seek(start + len(rest) - len(rest.lstrip()))
+            pos += len(rest) - len(rest.lstrip())
             continue
-        try:
-            env = Envelope.deserialize_from(stream)
-        except (ValueError, TypeError, AttributeError) as exc:
+        stream = io.BytesIO(data)
+        stream.seek(pos)
+        parsed = _read_envelope(stream, data, limit)
+        if isinstance(parsed, str):
             item_no += 1
-            raw = data[start : start + RAW_TEXT_LIMIT].decode("utf-8", "replace")
-            events.append((item_no, None, f"malformed envelope: {exc}", raw))
-            break  # the rest of the file cannot be framed
-        header_id = env.headers.get("event_id") if isinstance(env.headers, dict) else None
-        if stream.tell() == start:
-            break
-        for item in env.items:
+            nxt = _next_envelope_header(data, pos)
+            raw = data[pos : min(nxt, pos + RAW_TEXT_LIMIT)].decode("utf-8", "replace")
+            events.append((item_no, None, f"malformed envelope: {parsed}", raw))
+            pos = nxt
+            continue
+        items, pos = parsed
+        for kind, payload, raw, err in items:
             item_no += 1
-            if item.type != "event":
-                skipped[str(item.type)] = skipped.get(str(item.type), 0) + 1
+            if err is None and kind != "event":
+                skipped[kind] = skipped.get(kind, 0) + 1
                 continue
-            payload = item.payload.json
-            raw = item.get_bytes()
-            if not isinstance(payload, dict):
-                events.append(
-                    (
-                        item_no,
-                        None,
-                        "event item whose payload is not a JSON object",
-                        raw[:RAW_TEXT_LIMIT].decode("utf-8", "replace"),
-                    )
-                )
-                continue
-            if len(raw) > limit:
-                text = raw[:RAW_TEXT_LIMIT].decode("utf-8", "replace")
-                events.append((item_no, None, f"record larger than {limit} bytes", text))
-                continue
-            if "event_id" not in payload and header_id:
-                payload = {**payload, "event_id": header_id}
-            events.append((item_no, payload, None, ""))
+            text = raw[:RAW_TEXT_LIMIT].decode("utf-8", "replace")
+            events.append((item_no, None if err else payload, err, text if err else ""))
     result.skipped = sum(skipped.values())
     if skipped:
         result.notes.append(
@@ -117,6 +102,73 @@ def stage_envelope(
         )
     ing.load_objects(events, label, RAW_COLUMNS, rejects)
     return True, False
+
+
+def _read_envelope(stream: io.BytesIO, data: bytes, limit: int) -> str | tuple[list, int]:
+    """One envelope at the stream's position: ``([(type, payload, raw, error)], end)``, or the
+    reason it cannot be framed. An event payload that is not JSON means the framing went wrong
+    (a wrong length runs into the next envelope, or stops short): the whole envelope is one
+    reject."""
+    start = stream.tell()
+    try:
+        env = Envelope.deserialize_from(stream)
+    except RecursionError:
+        return recover.nested_reason()
+    except (ValueError, TypeError, AttributeError) as exc:
+        return str(exc) or type(exc).__name__
+    end = stream.tell()
+    if end == start:
+        return "no envelope header"
+    header_id = env.headers.get("event_id") if isinstance(env.headers, dict) else None
+    items = []
+    for item in env.items:
+        raw = item.get_bytes()
+        if item.type != "event":
+            items.append((str(item.type), None, raw, None))
+            continue
+        if len(raw) > limit:
+            items.append(("event", None, raw, f"record larger than {limit} bytes"))
+            continue
+        try:
+            payload = recover.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            if len(env.items) == 1 and str(exc).startswith("nested"):
+                items.append(("event", None, raw, str(exc)))
+                continue
+            return f"event item whose payload is not JSON ({exc})"
+        if not isinstance(payload, dict):
+            items.append(("event", None, raw, "event item whose payload is not a JSON object"))
+            continue
+        if "event_id" not in payload and header_id:
+            payload = {**payload, "event_id": header_id}
+        items.append(("event", payload, raw, None))
+    return items, end
+
+
+def _is_header_at(data: bytes, pos: int) -> bool:
+    """An envelope header line at ``pos`` (only the keys SDKs write, so that an event payload
+    line is not taken for one), followed by an item header line."""
+    first, _, rest = data[pos : pos + (1 << 16)].partition(b"\n")
+    second = rest.partition(b"\n")[0]
+    return shapes.is_envelope_start(shapes._json_line(first), shapes._json_line(second))
+
+
+def _next_envelope_header(data: bytes, pos: int) -> int:
+    """Where reading goes on after an envelope that cannot be framed: the next line after ``pos``
+    that opens an envelope, or that follows a blank line (envelopes are separated by one), else
+    the file's end."""
+    nl = data.find(b"\n", pos)
+    blank = False
+    while nl != -1:
+        start = nl + 1
+        line_end = data.find(b"\n", start)
+        line = data[start : line_end if line_end != -1 else len(data)]
+        if not line.strip():
+            blank = True
+        elif blank or (line[:1] == b"{" and _is_header_at(data, start)):
+            return start
+        nl = line_end
+    return len(data)
 
 
 # -- Discover / Explore tables -----------------------------------------------------------------
@@ -374,9 +426,12 @@ def stage_discover_csv(
             f"FROM {read}",
             [str(path)],
         )
-    except (duckdb.Error, UnicodeDecodeError) as exc:
-        rejects.append(Reject(1, f"cannot read CSV: {str(exc).splitlines()[0]}", ""))
-        return False, False
+    except (duckdb.Error, UnicodeDecodeError):
+        # DuckDB refuses the whole file for one unterminated quote: read it row by row instead.
+        header = _csv_by_rows(ing, path, shape, label, rejects)
+        if header is None:
+            return False, False
+        return _stage_table(ing, header, label, rejects, result)
     for line, text, reason in con.execute(
         "SELECT line, any_value(csv_line), string_agg(DISTINCT error_message, '; ') "
         "FROM triage_csv_errors GROUP BY line ORDER BY line"
@@ -388,6 +443,50 @@ def stage_discover_csv(
     return _stage_table(ing, header, label, rejects, result)
 
 
+def _csv_by_rows(
+    ing: Loader, path: Path, shape: Shape, label: str, rejects: list[Reject]
+) -> list[str] | None:
+    """``tab`` from a CSV DuckDB refused: each row parsed on its own (Python's csv), a row that
+    does not parse rejected on its line, the next line that parses as a row read on."""
+    with inputs.open_bounded(path, shape.compression, ing.bounds, label=label) as fh:
+        try:
+            text = fh.read().decode("utf-8", "replace").lstrip("\ufeff")
+        except (OSError, EOFError, zstandard.ZstdError) as exc:
+            rejects.append(Reject(1, f"cannot read (truncated or corrupt compression?): {exc}", ""))
+            return None
+    first = text.split("\n", 1)[0]
+    header = next(csv.reader([first]), [])
+    if not header:
+        rejects.append(Reject(1, "CSV without a header line", first[:RAW_TEXT_LIMIT]))
+        return None
+    header = [h if h else f"column{i}" for i, h in enumerate(header, start=1)]
+    tmp = inputs.temp_path(".ndjson")
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            for line, row, raw in recover.iter_csv_rows(text):
+                if row is None:
+                    rejects.append(
+                        Reject(
+                            line,
+                            f"malformed CSV row: not {len(header)} fields (an unterminated quote?)",
+                            raw[:RAW_TEXT_LIMIT],
+                        )
+                    )
+                    continue
+                rec = dict(zip(header, row, strict=True))
+                rec["__line"] = line
+                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        spec = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in header) + ", '__line': 'BIGINT'}"
+        ing.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE tab AS SELECT * FROM read_json(?, "
+            f"format='newline_delimited', columns={spec})",
+            [str(tmp)],
+        )
+    finally:
+        tmp.unlink(missing_ok=True)
+    return header
+
+
 def stage_discover_json(
     ing: Loader, path: Path, shape: Shape, label: str, rejects: list[Reject], result: FileResult
 ) -> tuple[bool, bool]:
@@ -396,9 +495,9 @@ def stage_discover_json(
     One page is small (the API pages it), so it is parsed whole; rows then take the CSV path.
     """
     try:
-        with shapes.open_bytes(path, shape.compression) as fh:
+        with inputs.open_bounded(path, shape.compression, ing.bounds, label=label) as fh:
             raw = fh.read()
-        doc = json.loads(raw)
+        doc = recover.loads(raw)
     except (OSError, EOFError, zstandard.ZstdError, ValueError) as exc:
         rejects.append(Reject(1, f"cannot read Discover JSON: {exc}", ""))
         return False, False
@@ -424,7 +523,8 @@ def stage_discover_json(
                 header[key] = None
             rows.append((n, row))
     cols = [h for h in header if h != "__line"]
-    with tempfile.NamedTemporaryFile("w", suffix=".ndjson", delete=False, encoding="utf-8") as t:
+    tmp = inputs.temp_path(".ndjson")
+    with open(tmp, "w", encoding="utf-8") as t:
         for line, row in rows:
             rec = {
                 k: (v if isinstance(v, str) or v is None else json.dumps(v)) for k, v in row.items()
@@ -436,8 +536,8 @@ def stage_discover_json(
         ing.con.execute(
             f"CREATE OR REPLACE TEMP TABLE tab AS SELECT * FROM read_json(?, "
             f"format='newline_delimited', columns={spec})",
-            [t.name],
+            [str(tmp)],
         )
     finally:
-        os.unlink(t.name)
+        tmp.unlink(missing_ok=True)
     return _stage_table(ing, cols, label, rejects, result)

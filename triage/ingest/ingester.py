@@ -15,14 +15,8 @@ whole or not at all.
 
 from __future__ import annotations
 
-import glob
-import hashlib
 import json
 import os
-import re
-import shutil
-import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +24,9 @@ from pathlib import Path
 import duckdb
 import zstandard
 
-from triage.ingest import formats, shapes, typed
+from triage.common import pii
+from triage.ingest import formats, inputs, recover, shapes, typed
+from triage.ingest.inputs import Bounds, InputRefused, Skipped
 from triage.ingest.records import (
     RAW_COLUMNS,
     RAW_TEXT_LIMIT,
@@ -111,50 +107,23 @@ class IngestResult:
     def already_ingested(self) -> int:
         return sum(f.already_ingested for f in self.files)
 
+    @property
+    def skipped_files(self) -> int:
+        """Folder entries not read (FIFOs, dangling symlinks, loops), each with its reason."""
+        return sum(f.shape == "skipped" for f in self.files)
 
-def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+
+def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | Skipped]:
     """Files named, files under folders named (recursively, sorted, hidden files skipped), and
-    files matching glob patterns (``exports/**/*.json.gz``). ``-`` is standard input."""
-    for p in paths:
-        if str(p) == STDIN:
-            yield Path(STDIN)
-            continue
-        path = Path(p)
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                rel = child.relative_to(path)
-                if child.is_file() and not any(part.startswith(".") for part in rel.parts):
-                    yield child
-        elif path.exists():
-            yield path
-        elif glob.has_magic(str(p)):
-            matches = sorted(glob.glob(str(p), recursive=True))
-            if not matches:
-                raise FileNotFoundError(f"{p}: no file matches this pattern")
-            yield from iter_files(matches)
-        else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
-
-
-# One regex pass, not two `in` searches: about 3x faster on long lines (newlines are rare).
-_BLANK_LINE = re.compile(rb"\n\r?\n")
+    files matching glob patterns (``exports/**/*.json.gz``). ``-`` is standard input. Folder
+    entries that are not files to read (FIFOs, dangling symlinks, loops) come as ``Skipped``."""
+    return inputs.iter_inputs(paths)
 
 
 def _scan(path: Path) -> tuple[str, bool]:
-    """The file's SHA-256 and whether it has blank lines, in one read (why: both need every byte;
-    reading a large export twice cost as much as DuckDB's own read of it)."""
-    h = hashlib.sha256()
-    blank = False
-    prev = b"\n"
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-            if not blank and (
-                (prev[-1:] == b"\n" and chunk[:1] in (b"\n", b"\r")) or _BLANK_LINE.search(chunk)
-            ):
-                blank = True
-            prev = chunk
-    return h.hexdigest(), blank
+    """The file's SHA-256 and whether it has blank lines, in one read."""
+    found = inputs.scan(path, Bounds(ratio=0, max_bytes=0))
+    return found.digest, found.blank_lines
 
 
 def _columns_sql(columns: list[str], extra: dict[str, str] | None = None) -> str:
@@ -181,9 +150,20 @@ class Ingester:
     # file the lenient way (the tests compare both).
     typed = True
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, *, keep_raw: bool = False):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        keep_raw: bool = False,
+        keep_pii: bool = False,
+        bounds: Bounds | None = None,
+    ):
         self.con = con
         self.keep_raw = keep_raw
+        self.keep_pii = keep_pii
+        self.bounds = bounds or Bounds.from_env()
+        # Read by queries/pii.sql's macros in every normalizer (lenient, typed, batch).
+        con.execute(f"SET VARIABLE triage_keep_pii = {str(keep_pii).lower()}")
         # How ``raw_input``'s record text is read: its ``__raw`` column, or (JSON fast path) an
         # expression over the fields, evaluated only for the rows that need it.
         self._raw_sql = "__raw"
@@ -274,7 +254,7 @@ class Ingester:
         self, path: Path, shape: Shape, label: str, columns: list[str], rejects: list[Reject]
     ) -> None:
         """Parse record by record; good records go to raw_input, bad ones to ``rejects``."""
-        self.load_objects(_records(path, shape), label, columns, rejects)
+        self.load_objects(_records(path, shape, self.bounds), label, columns, rejects)
 
     def load_objects(
         self,
@@ -285,8 +265,8 @@ class Ingester:
     ) -> int:
         """``(line, object, error, raw_text)`` tuples -> ``raw_input`` (through a temp NDJSON)."""
         good = 0
-        with tempfile.NamedTemporaryFile("wb", suffix=".ndjson", delete=False) as tmp:
-            tmp_path = tmp.name
+        tmp_path = inputs.temp_path(".ndjson")
+        with open(tmp_path, "wb") as tmp:
             for line_no, obj, err, raw in records:
                 if err is not None:
                     rejects.append(Reject(line_no, err, raw))
@@ -308,10 +288,10 @@ class Ingester:
                 f"FROM read_json(?, format='newline_delimited', "
                 f"columns={_columns_sql(columns, extra)}, "
                 f"maximum_object_size={max_record_bytes() * 2 + 1024})",
-                [label, tmp_path],
+                [label, str(tmp_path)],
             )
         finally:
-            os.unlink(tmp_path)
+            tmp_path.unlink(missing_ok=True)
         return good
 
     # -- normalize ---------------------------------------------------------------------------------
@@ -321,7 +301,8 @@ class Ingester:
         record that cannot be normalized. (Binding the normalizer costs more than running it on a
         small file, so the common case binds it once.)"""
         sql = self._raw_sql_of(sqlfiles.load("normalize_raw.sql"))
-        raw = "r.__raw" if self.keep_raw else "NULL::JSON"
+        self.con.execute(f"SET VARIABLE triage_keep_pii = {str(self.keep_pii).lower()}")
+        raw = "triage_scrub_json(r.__raw)" if self.keep_raw else "NULL::JSON"
         join = "JOIN raw_input r ON r.__line = n.source_line" if self.keep_raw else ""
         try:
             self.con.execute(
@@ -364,7 +345,7 @@ class Ingester:
         bounds = self.con.execute("SELECT min(__line), max(__line) FROM raw_input").fetchone()
         ranged = sql.replace("FROM raw_input", "FROM raw_input WHERE __line BETWEEN ? AND ?")
         todo = [(bounds[0], bounds[1])] if bounds[0] is not None else []
-        raw_col = "r.__raw" if self.keep_raw else "NULL::JSON"
+        raw_col = "triage_scrub_json(r.__raw)" if self.keep_raw else "NULL::JSON"
         while todo:
             lo, hi = todo.pop()
             try:
@@ -466,32 +447,78 @@ class Ingester:
     # -- one file ----------------------------------------------------------------------------------
 
     def ingest_file(
-        self, path: Path, *, force_kind: str | None = None, label: str | None = None
+        self,
+        path: Path | Skipped,
+        *,
+        force_kind: str | None = None,
+        label: str | None = None,
     ) -> FileResult:
-        """Ingest one file (``-`` for standard input) as one transaction."""
-        if str(path) == STDIN:
-            return self._ingest_stdin(force_kind)
-        label = label or str(path)
+        """Ingest one file (``-`` for standard input) as one transaction.
+
+        Never raises for what a file holds: a file that cannot be read (a FIFO with no writer, a
+        decompression bomb, an unexpected failure) is one reject, and the next file goes on."""
+        if isinstance(path, Skipped):
+            result = FileResult(str(path.path), "skipped")
+            result.notes.append(path.reason)
+            return result
+        label = label or ("<stdin>" if str(path) == inputs.STDIN else str(path))
+        if inputs.is_stream(path):
+            try:
+                spooled = inputs.spool(path)
+            except InputRefused as exc:
+                return self._refused(label, str(exc))
+            try:
+                return self.ingest_file(spooled, force_kind=force_kind, label=label)
+            finally:
+                spooled.unlink(missing_ok=True)
         self._raw_sql = "__raw"
         try:
-            digest, self._blank_lines = _scan(path)
-            size = path.stat().st_size
+            found = inputs.scan(path, self.bounds, label=label)
+        except InputRefused as exc:
+            return self._refused(label, str(exc))
         except OSError as exc:
-            result = FileResult(label, "unreadable")
-            self._write_rejects(label, [Reject(0, f"cannot read: {exc}", "")])
-            result.errors = [f"{label}: cannot read: {exc}"]
-            result.rejects = 1
-            result.records = 1
-            return result
+            return self._refused(label, f"cannot read: {exc.strerror or exc}")
+        digest, self._blank_lines, size = found.digest, found.blank_lines, found.size
         seen = self.con.execute(
             "SELECT count(*) FROM ingest_log WHERE content_hash = ?", [digest]
         ).fetchone()[0]
-        shape = shapes.detect(path, force_kind)
+        try:
+            shape = shapes.detect(path, force_kind)
+        except (OSError, ValueError, RecursionError) as exc:
+            return self._refused(label, f"cannot read: {exc}")
         result = FileResult(label, str(shape), kind=shape.kind)
         if seen:
             result.already_ingested = True
             return result
+        try:
+            return self._ingest_whole(path, shape, label, digest, size, result)
+        except InputRefused as exc:
+            return self._refused(label, str(exc))
+        except (duckdb.Error, OSError, ValueError, RecursionError, MemoryError) as exc:
+            # A failure the readers did not foresee: this file is one reject; the batch goes on.
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            return self._refused(label, f"cannot ingest: {type(exc).__name__}: {first}")
 
+    def _refused(self, label: str, reason: str) -> FileResult:
+        """A file not read at all: one reject, stored once however often it is re-run, and no
+        ``ingest_log`` row (so that it is read when the cause is gone)."""
+        result = FileResult(label, "not read")
+        result.errors = [f"{label}: {reason}"]
+        result.rejects = result.records = 1
+        known = self.con.execute(
+            "SELECT count(*) FROM rejects WHERE source_file = ? AND source_line = 0 AND reason = ?",
+            [label, self._scrub(reason)],
+        ).fetchone()[0]
+        if not known:
+            self._write_rejects(label, [Reject(0, reason, "")])
+        return result
+
+    def _scrub(self, text: str) -> str:
+        return text if self.keep_pii else pii.scrub_json_text(text)
+
+    def _ingest_whole(
+        self, path: Path, shape: Shape, label: str, digest: str, size: int, result: FileResult
+    ) -> FileResult:
         # 1. Read and normalize, outside any transaction.
         rejects: list[Reject] = []
         events = groups = typed_done = False
@@ -562,21 +589,14 @@ class Ingester:
             return 0
 
     def _write_rejects(self, label: str, rejects: list[Reject]) -> None:
+        """Rejected records with their text; emails, addresses and secrets masked in it unless
+        ``keep_pii`` (the text is kept to show what was wrong, not who sent it)."""
         if rejects:
             self.con.executemany(
                 "INSERT INTO rejects (source_file, source_line, reason, raw_text) "
                 "VALUES (?, ?, ?, ?)",
-                [[label, r.line, r.reason, r.raw_text] for r in rejects],
+                [[label, r.line, self._scrub(r.reason), self._scrub(r.raw_text)] for r in rejects],
             )
-
-    def _ingest_stdin(self, force_kind: str | None) -> FileResult:
-        """Standard input is spooled to a temporary file (bounded memory), then ingested."""
-        with tempfile.NamedTemporaryFile("wb", suffix=".stdin", delete=False) as tmp:
-            shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
-        try:
-            return self.ingest_file(Path(tmp.name), force_kind=force_kind, label="<stdin>")
-        finally:
-            os.unlink(tmp.name)
 
     # -- many small files ------------------------------------------------------------------------
 
@@ -757,14 +777,15 @@ class Ingester:
         ?cursor=0:100:0``). The records go through the same path as a file: shape detection (or
         ``kind``), dedupe, merge, rejects, one transaction; the same page twice is a no-op.
         """
-        with tempfile.NamedTemporaryFile("wb", suffix=".ndjson", delete=False) as tmp:
-            for rec in records:
-                tmp.write(json.dumps(rec, ensure_ascii=False, default=str).encode("utf-8"))
-                tmp.write(b"\n")
+        tmp = inputs.temp_path(".ndjson")
         try:
-            return self.ingest_file(Path(tmp.name), force_kind=kind, label=source)
+            with open(tmp, "wb") as fh:
+                for rec in records:
+                    fh.write(json.dumps(rec, ensure_ascii=False, default=str).encode("utf-8"))
+                    fh.write(b"\n")
+            return self.ingest_file(tmp, force_kind=kind, label=source)
         finally:
-            os.unlink(tmp.name)
+            tmp.unlink(missing_ok=True)
 
 
 def ingest_paths(
@@ -772,11 +793,14 @@ def ingest_paths(
     paths: Iterable[str | os.PathLike[str]],
     *,
     keep_raw: bool = False,
+    keep_pii: bool = False,
+    bounds: Bounds | None = None,
     force_kind: str | None = None,
     on_file: Callable[[FileResult], None] | None = None,
 ) -> IngestResult:
     """Ingest files, folders, globs and ``-``; ``on_file(FileResult)`` after each file."""
-    ing = Ingester(con, keep_raw=keep_raw)
+    inputs.sweep_stale()  # temp folders a killed run (kill -9) left behind
+    ing = Ingester(con, keep_raw=keep_raw, keep_pii=keep_pii, bounds=bounds)
     result = IngestResult()
     own = _own_files(con)
     batch: list[Path] = []
@@ -789,7 +813,7 @@ def ingest_paths(
         batch.clear()
 
     for path in iter_files(paths):
-        if str(path) != STDIN and path.resolve() in own:
+        if isinstance(path, Path) and str(path) != STDIN and path.resolve() in own:
             continue  # the database itself, when its folder is ingested
         if _batchable(path):
             batch.append(path)
@@ -807,7 +831,7 @@ def ingest_paths(
 
 def _batchable(path: Path) -> bool:
     """A small regular file: read with others of its kind in one statement (see ingest_batch)."""
-    if str(path) == STDIN:
+    if not isinstance(path, Path) or str(path) == STDIN:
         return False
     try:
         return path.is_file() and path.stat().st_size <= BATCH_FILE_BYTES
@@ -828,62 +852,85 @@ def _own_files(con: duckdb.DuckDBPyConnection) -> set[Path]:
 # -- record-by-record reading (the slow path) ----------------------------------------------------
 
 
-def _records(path: Path, shape: Shape) -> Iterator[tuple[int, dict | None, str | None, str]]:
+def _records(
+    path: Path, shape: Shape, bounds: Bounds | None = None
+) -> Iterator[tuple[int, dict | None, str | None, str]]:
     """Yield ``(line_or_record_no, event, error, raw_text)`` for every record of a file."""
     if shape.layout == "ndjson":
-        yield from _ndjson_records(path, shape.compression)
+        yield from _ndjson_records(path, shape.compression, bounds)
         return
     try:
-        with shapes.open_bytes(path, shape.compression) as fh:
+        with inputs.open_bounded(path, shape.compression, bounds) as fh:
             data = fh.read()
     except (OSError, EOFError, zstandard.ZstdError) as exc:
         yield 1, None, f"cannot read (truncated or corrupt compression?): {exc}", ""
         return
+    body = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    first, _, rest = body.partition(b"\n")
+    if rest.strip() and _parses(first):
+        # Not one document but NDJSON whose first record happens to be an array.
+        yield from _ndjson_records(path, shape.compression, bounds)
+        return
+    if body.startswith(b"["):
+        # Element by element: one bad element is one reject, the others land.
+        yield from recover.iter_array(data, max_record_bytes())
+        return
     try:
-        doc = json.loads(data)
+        doc = recover.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         lines = [ln for ln in data.splitlines() if ln.strip()]
         if len(lines) > 1 and any(_parses(ln) for ln in lines[:50]):
-            # Not one document but NDJSON whose first record happens to be an array.
-            yield from _ndjson_records(path, shape.compression)
+            yield from _ndjson_records(path, shape.compression, bounds)
             return
         reason = "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else "malformed JSON"
-        yield 1, None, f"{reason}: {exc}", data[:RAW_TEXT_LIMIT].decode("utf-8", "replace")
+        if str(exc).startswith("nested deeper"):
+            reason = str(exc)
+        else:
+            reason = f"{reason}: {exc}"
+        yield 1, None, reason, data[:RAW_TEXT_LIMIT].decode("utf-8", "replace")
         return
-    items = doc if isinstance(doc, list) else [doc]
     limit = max_record_bytes()
-    for i, item in enumerate(items, start=1):
-        if not isinstance(item, dict):
-            yield (
-                i,
-                None,
-                f"record {i} is a JSON {type(item).__name__}, not an object",
-                json.dumps(item)[:RAW_TEXT_LIMIT],
-            )
-            continue
-        text = json.dumps(item, ensure_ascii=False)
-        if len(text) > limit:
-            yield i, None, f"record larger than {limit} bytes", text[:RAW_TEXT_LIMIT]
-            continue
-        yield i, item, None, ""
+    if not isinstance(doc, dict):
+        yield 1, None, f"a JSON {type(doc).__name__}, not an event object", ""
+    elif len(data) > limit:
+        yield (
+            1,
+            None,
+            f"record larger than {limit} bytes",
+            data[:RAW_TEXT_LIMIT].decode("utf-8", "replace"),
+        )
+    else:
+        yield 1, doc, None, ""
 
 
 def _parses(line: bytes) -> bool:
     try:
-        json.loads(line)
+        recover.loads(line)
         return True
     except ValueError:
         return False
 
 
 def _ndjson_records(
-    path: Path, compression: str | None
+    path: Path, compression: str | None, bounds: Bounds | None = None
 ) -> Iterator[tuple[int, dict | None, str | None, str]]:
+    """Line by line; a line is read up to the record bound, the rest of an over-long line is
+    skipped without holding it (a 2 GiB line of zeros costs nothing)."""
     line_no = 0
     limit = max_record_bytes()
     try:
-        with shapes.open_bytes(path, compression) as fh:
-            for line_no, line in enumerate(fh, start=1):  # noqa: B007 (used after the loop)
+        with inputs.open_bounded(path, compression, bounds) as fh:
+            while True:
+                line = fh.readline(limit + 2)
+                if not line:
+                    break
+                line_no += 1
+                if len(line) > limit and not line.endswith(b"\n"):
+                    raw_text = line[:RAW_TEXT_LIMIT].decode("utf-8", "replace")
+                    while line and not line.endswith(b"\n"):
+                        line = fh.readline(inputs.CHUNK)
+                    yield line_no, None, f"record larger than {limit} bytes", raw_text
+                    continue
                 stripped = line.strip()
                 if not stripped:
                     continue
@@ -892,11 +939,14 @@ def _ndjson_records(
                     yield line_no, None, f"record larger than {limit} bytes", raw_text
                     continue
                 try:
-                    obj = json.loads(stripped)
+                    obj = recover.loads(stripped)
                 except UnicodeDecodeError as exc:
                     yield line_no, None, f"invalid UTF-8: {exc}", raw_text
                     continue
                 except ValueError as exc:
+                    if str(exc).startswith("nested deeper"):
+                        yield line_no, None, str(exc), raw_text
+                        continue
                     cut = "" if line.endswith(b"\n") else " (the file ends inside it: truncated?)"
                     yield line_no, None, f"malformed JSON: {exc}{cut}", raw_text
                     continue

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import duckdb
 
+    from triage.ingest.inputs import Bounds
+
 # The event keys the normalizer reads (raw SDK, JSON link, web API). All are read as JSON so that
 # any type is accepted.
 RAW_COLUMNS = [
@@ -107,6 +109,7 @@ class Loader(Protocol):
     that turns parsed records into staged rows (rejecting the bad ones)."""
 
     con: duckdb.DuckDBPyConnection
+    bounds: Bounds  # how far a compressed file may inflate (triage.ingest.inputs)
 
     def load_objects(
         self,

@@ -126,6 +126,8 @@ def _first_array_item(path: Path, compression: str | None) -> object | None:
             return None
         try:
             return decoder.raw_decode(text)[0]
+        except RecursionError:
+            return None
         except ValueError:
             if len(head) < n or n >= MAX_HEAD_BYTES:
                 return None
@@ -135,7 +137,7 @@ def _first_array_item(path: Path, compression: str | None) -> object | None:
 def _json_line(line: bytes) -> object | None:
     try:
         return json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep: the readers reject it
         return None
 
 

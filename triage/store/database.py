@@ -240,6 +240,7 @@ def _memory_setting(text: str) -> str:
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     """Create the TEMP SQL macros the normalizers use (per connection, never stored)."""
     con.execute(sqlfiles.load("macros.sql"))
+    con.execute(sqlfiles.load("pii.sql"))
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -279,4 +280,16 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             con.execute("ROLLBACK")
             raise
         version = max(version, number)
+    _ensure_secret(con)
     return version
+
+
+def _ensure_secret(con: duckdb.DuckDBPyConnection) -> None:
+    """The database's own key for the ``anon:`` stand-ins (256 random bits, made once)."""
+    import secrets
+
+    con.execute(
+        "INSERT INTO triage_secret SELECT 'anon', ? "
+        "WHERE NOT EXISTS (SELECT 1 FROM triage_secret WHERE name = 'anon')",
+        [secrets.token_hex(32)],
+    )
