@@ -306,3 +306,65 @@ def test_the_inflate_bound_can_be_raised(tmp_path):
         assert fr.added == 0 and fr.rejects == 1 and "inflates to more than" in fr.errors[0]
         fr = db.ingest([f]).files[0]
         assert (fr.records, fr.added, fr.duplicates) == (20_000, 1, 19_999), fr
+
+
+# -- temporary files ---------------------------------------------------------------------------
+
+
+def _triage_dirs(tmp: Path) -> list[Path]:
+    return [p for p in tmp.iterdir() if p.name.startswith("triage-")]
+
+
+def test_temp_files_are_removed_on_every_exit_path(tmp_path):
+    """Event text spooled to disk goes with the process: a clean exit, SIGTERM; what a kill -9
+    leaves, the next run removes."""
+    import signal
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp), "TRIAGE_FIFO_TIMEOUT": "120"}
+    body = "".join(json.dumps(_ev(i)) + "\n" for i in range(3)) + "{broken\n"
+    dbp = tmp_path / "t.duckdb"
+    # A clean exit, through the record-by-record path (it writes the good records to disk).
+    res = _run(["ingest", "--db", str(dbp), "-"], input=body, env=env)
+    assert "3 events added" in res.stderr, res.stderr
+    assert _triage_dirs(tmp) == []
+    # SIGTERM while a FIFO is being spooled: the partial copy goes.
+    fifo = tmp_path / "slow.fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [_triage(), "ingest", "--db", str(dbp), str(fifo)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    writer = open(fifo, "wb")  # noqa: SIM115 (held open: the reader waits for more)
+    writer.write(body.encode())
+    writer.flush()
+    deadline = time.monotonic() + 60
+    while not any(d.iterdir() for d in _triage_dirs(tmp)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _triage_dirs(tmp), "the spool file should exist while the FIFO is read"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(60)
+    writer.close()
+    assert _triage_dirs(tmp) == []
+    # kill -9 leaves the folder; the next run removes it.
+    proc = subprocess.Popen(
+        [_triage(), "ingest", "--db", str(dbp), str(fifo)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    writer = open(fifo, "wb")  # noqa: SIM115
+    writer.write(body.encode())
+    writer.flush()
+    deadline = time.monotonic() + 60
+    while not any(d.iterdir() for d in _triage_dirs(tmp)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait(60)
+    writer.close()
+    assert len(_triage_dirs(tmp)) == 1
+    res = _run(["ingest", "--db", str(dbp), "-"], input=body, env=env)
+    assert _triage_dirs(tmp) == [], res.stderr

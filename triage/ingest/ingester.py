@@ -266,19 +266,19 @@ class Ingester:
         """``(line, object, error, raw_text)`` tuples -> ``raw_input`` (through a temp NDJSON)."""
         good = 0
         tmp_path = inputs.temp_path(".ndjson")
-        with open(tmp_path, "wb") as tmp:
-            for line_no, obj, err, raw in records:
-                if err is not None:
-                    rejects.append(Reject(line_no, err, raw))
-                    continue
-                obj = dict(obj)
-                if self.keep_raw:
-                    obj["__raw"] = dict(obj)
-                obj["__line"] = line_no
-                tmp.write(json.dumps(obj, ensure_ascii=False).encode("utf-8", "replace"))
-                tmp.write(b"\n")
-                good += 1
         try:
+            with open(tmp_path, "wb") as tmp:
+                for line_no, obj, err, raw in records:
+                    if err is not None:
+                        rejects.append(Reject(line_no, err, raw))
+                        continue
+                    obj = dict(obj)
+                    if self.keep_raw:
+                        obj["__raw"] = dict(obj)
+                    obj["__line"] = line_no
+                    tmp.write(json.dumps(obj, ensure_ascii=False).encode("utf-8", "replace"))
+                    tmp.write(b"\n")
+                    good += 1
             extra = {"__line": "BIGINT", "__raw": "JSON"} if self.keep_raw else {"__line": "BIGINT"}
             raw = "__raw" if self.keep_raw else f"{_fields_json(columns)} AS __raw"
             self.con.execute(
@@ -464,7 +464,7 @@ class Ingester:
         label = label or ("<stdin>" if str(path) == inputs.STDIN else str(path))
         if inputs.is_stream(path):
             try:
-                spooled = inputs.spool(path)
+                spooled = inputs.spool(path, self.bounds.max_bytes)
             except InputRefused as exc:
                 return self._refused(label, str(exc))
             try:

@@ -245,7 +245,7 @@ def run_dir() -> Path:
     first use, folders of earlier processes that died without cleaning up (kill -9) go too."""
     global _RUN_DIR
     if _RUN_DIR is None or not _RUN_DIR.is_dir():
-        _sweep_stale()
+        sweep_stale()
         _RUN_DIR = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
         atexit.register(remove_run_dir)
     return _RUN_DIR
@@ -265,7 +265,8 @@ def remove_run_dir() -> None:
         _RUN_DIR = None
 
 
-def _sweep_stale() -> None:
+def sweep_stale() -> None:
+    """Remove the temp folders of triage processes that are gone (their pid is in the name)."""
     for d in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
         m = re.fullmatch(rf"{_PREFIX}(\d+)-\w+", d.name)
         if not m or not d.is_dir() or int(m[1]) == os.getpid():
@@ -310,7 +311,7 @@ def is_stream(path: Path) -> bool:
         return False
 
 
-def spool(path: Path) -> Path:
+def spool(path: Path, limit: int | None = None) -> Path:
     """Copy a stream to a temp file. A named FIFO is waited on at most ``$TRIAGE_FIFO_TIMEOUT`` s
     (default 30) for data, then refused with a message: with no writer it would block forever.
     Standard input, pipes and process substitution have their writer already: read to the end."""
@@ -326,7 +327,10 @@ def spool(path: Path) -> Path:
         else:
             src_fd = sys.stdin.buffer.fileno()
         try:
-            _copy(src_fd, out, timeout if own and _named_fifo(path, src_fd) else None)
+            if limit is None:
+                limit = Bounds.from_env().max_bytes
+            fifo = own and _named_fifo(path, src_fd)
+            _copy(src_fd, out, timeout if fifo else None, limit or None)
         finally:
             if own:
                 os.close(src_fd)
@@ -341,7 +345,8 @@ def _named_fifo(path: Path, fd: int) -> bool:
     return stat.S_ISFIFO(os.fstat(fd).st_mode) and not str(path).startswith(("/dev/fd/", "/proc/"))
 
 
-def _copy(fd: int, out: Path, timeout: float | None) -> None:
+def _copy(fd: int, out: Path, timeout: float | None, limit: int | None = None) -> None:
+    """Copy ``fd`` to ``out``; past ``limit`` bytes (``/dev/zero``...) the stream is refused."""
     poller = None
     if timeout is not None:
         os.set_blocking(fd, False)
@@ -366,6 +371,11 @@ def _copy(fd: int, out: Path, timeout: float | None) -> None:
                 return
             got_any = True
             dst.write(chunk)
+            if limit is not None and dst.tell() > limit:
+                raise InputRefused(
+                    f"a stream of more than {human(limit)}: not read. Raise the bound with "
+                    "--max-inflated SIZE or TRIAGE_MAX_INFLATED_BYTES (0 for none)"
+                )
 
 
 # -- walking the paths named -------------------------------------------------------------------
