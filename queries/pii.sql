@@ -53,6 +53,9 @@ CREATE OR REPLACE TEMP MACRO triage_user_id(u) AS
 CREATE OR REPLACE TEMP MACRO triage_scrub_tag(k, v) AS
     CASE
         WHEN v IS NULL THEN NULL
+        -- Most tags: no '@', '.' or ':' (no email, no address) under a key that names no address.
+        WHEN strpos(v, '@') = 0 AND strpos(v, '.') = 0 AND strpos(v, ':') = 0
+             AND NOT regexp_matches(k, '(?i)ip|addr|forwarded|email') THEN v
         WHEN lower(k) = 'user' AND regexp_matches(v, '^[a-z_]+:') THEN
             CASE WHEN regexp_matches(v, '^(email|ip|ip_address):') OR triage_is_pii(regexp_extract(v, '^[a-z_]+:(.*)$', 1))
                  THEN regexp_extract(v, '^([a-z_]+):', 1) || ':' || triage_anon(regexp_extract(v, '^[a-z_]+:(.*)$', 1))
