@@ -368,3 +368,15 @@ def test_temp_files_are_removed_on_every_exit_path(tmp_path):
     assert len(_triage_dirs(tmp)) == 1
     res = _run(["ingest", "--db", str(dbp), "-"], input=body, env=env)
     assert _triage_dirs(tmp) == [], res.stderr
+
+
+def test_a_csv_files_bad_rows_are_not_counted_again_for_the_next_csv(tmp_path):
+    """DuckDB keeps its CSV rejects table across reads (found by the hostile-folder property)."""
+    bad = tmp_path / "1.csv"
+    bad.write_text(f"id,title,level\n{1:032x},a,b,c,d\n{2:032x},ok,error\n")
+    good = tmp_path / "2.csv"
+    good.write_text(f"id,title,level\n{3:032x},fine,error\n")
+    with triage.open(":memory:") as db:
+        first, second = db.ingest([bad, good]).files
+        assert (first.records, first.added, first.rejects) == (2, 1, 1), first
+        assert (second.records, second.added, second.rejects) == (1, 1, 0), second

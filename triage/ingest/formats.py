@@ -414,6 +414,10 @@ def stage_discover_csv(
     row's number is its data row + 1 (the header).
     """
     con = ing.con
+    # DuckDB appends to the rejects tables across reads: the previous CSV file's bad rows would
+    # be counted again for this one.
+    con.execute("DROP TABLE IF EXISTS triage_csv_errors")
+    con.execute("DROP TABLE IF EXISTS triage_csv_scans")
     comp = shape.compression or "none"
     read = (
         "read_csv(?, all_varchar=true, header=true, delim=',', quote='\"', escape='\"', "
