@@ -143,11 +143,12 @@ def test_no_personal_data_stored_or_shown(tmp_path):
             assert value not in text, f"{value} in the output of {name}"
 
 
-def test_users_stay_distinct_and_keyed(tmp_path):
+def test_users_stay_distinct_and_keyed(tmp_path, monkeypatch):
     """Users known by an email or IP are counted by a stand-in: one per person, not one per
     event, and not md5(email) (a known email could be confirmed by hashing it)."""
     import hashlib
 
+    monkeypatch.delenv("TRIAGE_ANON_SECRET", raising=False)
     db = tmp_path / "pii.duckdb"
     _ingest(db)
     con = duckdb.connect(str(db), read_only=True)

@@ -325,7 +325,13 @@ def spool(path: Path, limit: int | None = None) -> Path:
             except OSError as exc:
                 raise InputRefused(f"cannot read: {exc.strerror or exc}") from exc
         else:
-            src_fd = sys.stdin.buffer.fileno()
+            try:
+                src_fd = sys.stdin.buffer.fileno()
+            except (AttributeError, OSError, ValueError):
+                # A replaced sys.stdin (a test, an embedding app): a plain copy.
+                with open(out, "wb") as dst:
+                    shutil.copyfileobj(sys.stdin.buffer, dst, CHUNK)
+                return out
         try:
             if limit is None:
                 limit = Bounds.from_env().max_bytes

@@ -288,8 +288,10 @@ def _ensure_secret(con: duckdb.DuckDBPyConnection) -> None:
     """The database's own key for the ``anon:`` stand-ins (256 random bits, made once)."""
     import secrets
 
+    # $TRIAGE_ANON_SECRET: one key for several databases, whose stand-ins then compare (tests
+    # that compare two ingests do); unset, every database draws its own.
     con.execute(
         "INSERT INTO triage_secret SELECT 'anon', ? "
         "WHERE NOT EXISTS (SELECT 1 FROM triage_secret WHERE name = 'anon')",
-        [secrets.token_hex(32)],
+        [os.environ.get("TRIAGE_ANON_SECRET") or secrets.token_hex(32)],
     )
