@@ -180,6 +180,10 @@ group_sizes AS (
 )
 SELECT
     d.group_key AS "group",
+    -- Sentry's short id (OPENHUMAN-TAURI-1N) when an issues export named the group.
+    (SELECT g.short_id FROM groups g
+     WHERE g.id = d.group_key OR (g.id IS NULL AND g.short_id = d.group_key)
+     ORDER BY g.updated_at DESC LIMIT 1) AS short_id,
     -- A user id that is an email or an IP address (stored with --keep-pii) is shown as the keyed
     -- stand-in ingest gives users known only by one: reports carry no personal data.
     CASE WHEN triage_is_pii(b.user_id) THEN triage_anon(b.user_id) ELSE b.user_id END AS "user",

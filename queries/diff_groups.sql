@@ -80,6 +80,10 @@ verdicts AS (
 )
 SELECT
     group_key AS "group",
+    -- Sentry's short id (OPENHUMAN-TAURI-1N) when an issues export named the group: for display.
+    (SELECT g.short_id FROM groups g
+     WHERE g.id = verdicts.group_key OR (g.id IS NULL AND g.short_id = verdicts.group_key)
+     ORDER BY g.updated_at DESC LIMIT 1) AS short_id,
     CASE
         WHEN base_verdict <> 'downgrade' AND head_verdict = 'downgrade' THEN 'newly_downgraded'
         WHEN base_verdict = 'downgrade' AND head_verdict <> 'downgrade' THEN 'no_longer_downgraded'

@@ -141,7 +141,7 @@ all = [
 
 def test_cli_export_writes_generated_code_with_its_provenance(tmp_path):
     runner = CliRunner()
-    res = runner.invoke(main, ["rules", "export", "--to", "typescript"])
+    res = runner.invoke(main, ["rules", "export", "--rules", "openhuman", "--to", "typescript"])
     assert res.exit_code == 0, res.output
     table = triage.load_rules("openhuman")
     head = res.stdout.splitlines()[:2]
@@ -160,7 +160,8 @@ def test_cli_export_writes_generated_code_with_its_provenance(tmp_path):
 
 def test_cli_export_errors_and_strict(tmp_path):
     runner = CliRunner()
-    res = runner.invoke(main, ["rules", "export", "--to", "sentry-fingerprint", "--strict"])
+    args = ["rules", "export", "--rules", "openhuman", "--to", "sentry-fingerprint", "--strict"]
+    res = runner.invoke(main, args)
     assert res.exit_code == 1 and "note: rule session-expired-sentinel" in res.stderr
     res = runner.invoke(main, ["rules", "export", "--to", "cobol"])
     assert res.exit_code == 2 and "Invalid value for '--to'" in res.output

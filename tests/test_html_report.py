@@ -264,11 +264,12 @@ def test_timeline_and_interarrival_sql(demo_db):
     h = load_rules("openhuman").hash
     tl = demo_db.con.execute(
         sqlfiles.load("report_timeline.sql"),
-        {"ruleset_hash": h, "bucket": "hour", "groups": list(report.groups["group"])},
+        {"ruleset_hash": h, "bucket": "hour", "groups": list(report.groups["group_key"])},
     ).df()
     per_group = tl.groupby("group")["events"].sum().to_dict()
-    assert per_group == dict(zip(report.groups["group"], report.groups["events"], strict=True))
-    composio = report.groups[report.groups["title"].str.startswith("composio")].iloc[0]["group"]
+    assert per_group == dict(zip(report.groups["group_key"], report.groups["events"], strict=True))
+    composio = report.groups[report.groups["title"].str.startswith("composio")]
+    composio = composio.iloc[0]["group_key"]
     sql = sqlfiles.load("report_interarrival.sql")
     gaps = demo_db.con.execute(sql, {"groups": [composio]}).df()
     assert gaps["gaps"].sum() == 252  # 253 events of one user

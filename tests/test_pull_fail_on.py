@@ -42,13 +42,33 @@ def test_report_fails_once_per_new_downgraded_group(tmp_path):
         + [raw_event("bug", i, exc=("KeyError", "'user'")) for i in range(5)],
     )
     assert _invoke("ingest", str(first), "--db", db, "-q").exit_code == 0
-    r1 = _invoke("report", "--db", db, "--format", "json", "--fail-on", "new-downgrade")
+    r1 = _invoke(
+        "report",
+        "--db",
+        db,
+        "--rules",
+        "openhuman",
+        "--format",
+        "json",
+        "--fail-on",
+        "new-downgrade",
+    )
     assert r1.exit_code == 1
     assert r1.stderr.count("fail-on new-downgrade:") == 1
     assert "composio unavailable" in r1.stderr and "auth_expired" in r1.stderr
     assert json.loads(r1.stdout)["totals"]["downgraded_groups"] == 1
 
-    r2 = _invoke("report", "--db", db, "--format", "json", "--fail-on", "new-downgrade")
+    r2 = _invoke(
+        "report",
+        "--db",
+        db,
+        "--rules",
+        "openhuman",
+        "--format",
+        "json",
+        "--fail-on",
+        "new-downgrade",
+    )
     assert r2.exit_code == 0, r2.stderr  # reported yesterday: not new
     assert r2.stderr == ""
 
@@ -60,7 +80,17 @@ def test_report_fails_once_per_new_downgraded_group(tmp_path):
         ],
     )
     assert _invoke("ingest", str(second), "--db", db, "-q").exit_code == 0
-    r3 = _invoke("report", "--db", db, "--format", "json", "--fail-on", "new-downgrade")
+    r3 = _invoke(
+        "report",
+        "--db",
+        db,
+        "--rules",
+        "openhuman",
+        "--format",
+        "json",
+        "--fail-on",
+        "new-downgrade",
+    )
     assert r3.exit_code == 1
     assert r3.stderr.count("fail-on new-downgrade:") == 1
     assert "timed out" in r3.stderr and "composio" not in r3.stderr

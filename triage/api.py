@@ -3,7 +3,7 @@
 >>> import triage
 >>> db = triage.open("triage.duckdb")          # or triage.open() for $TRIAGE_DB / default
 >>> db.ingest(["export.ndjson.gz"])
->>> db.classify("openhuman")
+>>> db.classify("openhuman")                   # no name: the config file's table, else default
 >>> df = db.report("openhuman").groups          # a pandas DataFrame
 >>> triage.run().groups                         # the built-in demo, in memory
 """
@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pandas as pd
 
+from triage import config as _config
 from triage import rules as _rules
 from triage import store
 from triage.analysis import bursts as _bursts
@@ -34,12 +37,56 @@ if TYPE_CHECKING:
     from triage.ingest.pull import PullResult
 
 PathLike = str | os.PathLike[str]
+RulesSpec = str | Path | _rules.RuleTable | None
+
+
+def _sql_str(value: str) -> str:
+    """A SQL string literal (a view cannot take parameters): quotes doubled, NULs refused."""
+    if "\x00" in value:
+        raise ValueError("a filter value cannot hold a NUL character")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _since(text: str) -> pd.Timestamp:
+    """``7d``, ``24h``, ``30m``, ``2w`` back from now, or a date or time (UTC when naive)."""
+    m = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
+    if m:
+        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+        return pd.Timestamp.now(tz="UTC") - pd.Timedelta(**{unit: int(m.group(1))})
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError:
+        raise ValueError(f"--since: not a duration (7d, 24h) or a date: {text!r}") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def default_rules(rules: RulesSpec) -> str | Path | _rules.RuleTable:
+    """``rules``, else ``$TRIAGE_RULES``, else the config file's table, else ``default``."""
+    if rules is not None:
+        return rules
+    return _config.load().setting("rules").value or _config.DEFAULT_RULES
+
+
+def default_threshold(threshold: float | None) -> float:
+    """``threshold``, else the config file's, else 95 %."""
+    if threshold is not None:
+        return threshold
+    return float(_config.load().setting("threshold").value)
 
 
 def demo_paths() -> list[Path]:
     """The built-in demo export (the seed incident among groups that must stay errors)."""
     folder = package_dir("triage.fixtures", "fixtures").joinpath("demo")
     return [Path(str(folder))]
+
+
+@dataclasses.dataclass(frozen=True)
+class PruneResult:
+    """What :meth:`Store.prune` deleted (or, with ``dry_run``, would delete)."""
+
+    events: int
+    rejects: int
+    dry_run: bool = False
 
 
 class Store:
@@ -117,15 +164,13 @@ class Store:
         """One row per file ingested: size, content hash, shape, and what it added."""
         return self.con.execute("SELECT * FROM ingest_log ORDER BY ingested_at").df()
 
-    def classify(
-        self, rules: str | Path | _rules.RuleTable = "openhuman"
-    ) -> _classify.ClassifyResult:
+    def classify(self, rules: RulesSpec = None) -> _classify.ClassifyResult:
         """Re-classify every stored event with a rule table (by name, path, or object).
 
         On a read-only store the result is kept in this connection's memory only.
         """
         self._writable_results()
-        return _classify.classify(self.con, _rules.load(rules))
+        return _classify.classify(self.con, _rules.load(default_rules(rules)))
 
     def _writable_results(self) -> None:
         if self.read_only:
@@ -133,23 +178,66 @@ class Store:
 
     def report(
         self,
-        rules: str | Path | _rules.RuleTable = "openhuman",
+        rules: RulesSpec = None,
         *,
-        threshold: float = _report.DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         reclassify: bool = True,
+        since: str | None = None,
+        environment: str | None = None,
+        release: str | None = None,
+        project: str | None = None,
     ) -> _report.Report:
-        """The group report for a rule table (classifying first unless told not to)."""
-        table = _rules.load(rules)
-        if reclassify:
-            self._writable_results()
-            _classify.classify(self.con, table)
-        return _report.build(self.con, table, threshold=threshold)
+        """The group report for a rule table (classifying first unless told not to).
+
+        ``rules`` None: the config file's table, else ``default`` (see triage.config).
+        ``since`` (a date, a time, or ``7d``/``24h`` back from now), ``environment``,
+        ``release`` and ``project`` report on the matching events only.
+        """
+        table = _rules.load(default_rules(rules))
+        threshold = default_threshold(threshold)
+        with self.only(since=since, environment=environment, release=release, project=project):
+            if reclassify:
+                self._writable_results()
+                _classify.classify(self.con, table)
+            return _report.build(self.con, table, threshold=threshold)
+
+    @contextlib.contextmanager
+    def only(
+        self,
+        *,
+        since: str | None = None,
+        environment: str | None = None,
+        release: str | None = None,
+        project: str | None = None,
+    ):
+        """Within the block, ``events`` holds only the matching events (a temporary view over
+        the table, in this connection only), so every query of the report sees the subset."""
+        where = []
+        if since:
+            where.append(f"ts >= TIMESTAMPTZ {_sql_str(_since(since).isoformat())}")
+        for col, value in (("environment", environment), ("release", release)):
+            if value:
+                where.append(f'"{col}" = {_sql_str(value)}')
+        if project:
+            where.append(f"project = {_sql_str(project)}")
+        if not where:
+            yield self
+            return
+        catalog = self.con.execute("SELECT current_database()").fetchone()[0]
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM "{catalog}".main.events '
+            f"WHERE {' AND '.join(where)}"
+        )
+        try:
+            yield self
+        finally:
+            self.con.execute("DROP VIEW IF EXISTS temp.main.events")
 
     def html_report(
         self,
-        rules: str | Path | _rules.RuleTable = "openhuman",
+        rules: RulesSpec = None,
         *,
-        threshold: float = _report.DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         reclassify: bool = True,
         max_charts: int = 30,
         unmatched: int = 10,
@@ -159,7 +247,7 @@ class Store:
         the group table lists the first ``max_rows`` groups (``None``: every group)."""
         from triage.render import html as html_report
 
-        table = _rules.load(rules)
+        table = _rules.load(default_rules(rules))
         rep = self.report(table, threshold=threshold, reclassify=reclassify)
         return html_report.render(
             self.con, table, rep, max_charts=max_charts, unmatched=unmatched, max_rows=max_rows
@@ -168,9 +256,9 @@ class Store:
     def diff(
         self,
         base: str | Path | _rules.RuleTable,
-        head: str | Path | _rules.RuleTable = "openhuman",
+        head: RulesSpec = None,
         *,
-        threshold: float = _report.DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         tags: Iterable[str] = (),
     ) -> _diff.Diff:
         """What changes from rule table ``base`` to ``head`` (names, paths, or ``REV:path``)."""
@@ -178,16 +266,16 @@ class Store:
         return _diff.compare(
             self.con,
             rule_source.load(base),
-            rule_source.load(head),
-            threshold=threshold,
+            rule_source.load(default_rules(head)),
+            threshold=default_threshold(threshold),
             tags=tuple(tags),
         )
 
-    def lint(self, rules: str | Path | _rules.RuleTable = "openhuman", **kw) -> list:
+    def lint(self, rules: RulesSpec = None, **kw) -> list:
         """Lint a rule table against the stored events too (see :func:`triage.lint.lint`)."""
         from triage.analysis import lint as _lint
 
-        return _lint.lint(rule_source.load(rules), store=self, **kw)
+        return _lint.lint(rule_source.load(default_rules(rules)), store=self, **kw)
 
     def suggest(
         self,
@@ -266,6 +354,70 @@ class Store:
             return self.con.execute(sql + " LIMIT ?", [int(limit)]).df()
         return self.con.execute(sql).df()
 
+    def prune(
+        self,
+        *,
+        before: str | None = None,
+        users: Iterable[str] = (),
+        dry_run: bool = False,
+    ) -> PruneResult:
+        """Delete events seen before ``before`` (an ISO date or time, UTC) and every event of
+        the ``users`` named (an erasure request: a user id, or the email or IP address the
+        stand-in ``anon:`` id was made from), with their classifications; rejects older than
+        ``before`` or whose raw text names one of the users go too. One transaction.
+
+        Why: a daily pull's database otherwise grows forever, and an erasure request must be
+        honoured everywhere the data sits. DuckDB reuses the freed space for later ingests.
+        """
+        users = [u for u in users if u]
+        if before is None and not users:
+            raise ValueError("nothing to prune: give a date (before) or user ids")
+        cut = None
+        if before is not None:
+            try:
+                cut = pd.Timestamp(before)
+            except ValueError:
+                raise ValueError(f"not a date or time: {before!r} (use 2026-05-01)") from None
+            cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
+        where, params = [], []
+        if cut is not None:
+            where.append("ts < ?")
+            params.append(cut.to_pydatetime())
+        for u in users:
+            where.append("user_id IN (?, 'anon:' || left(md5(?), 12))")
+            params += [u, u]
+        ev_where = " OR ".join(where)
+        rj_where, rj_params = [], []
+        if cut is not None:
+            rj_where.append("rejected_at < ?")
+            rj_params.append(cut.to_pydatetime())
+        for u in users:
+            rj_where.append("contains(raw_text, ?)")
+            rj_params.append(u)
+        rejects_where = " OR ".join(rj_where)
+        con = self.con
+        events = con.execute(f"SELECT count(*) FROM events WHERE {ev_where}", params).fetchone()[0]
+        rejects = con.execute(
+            f"SELECT count(*) FROM rejects WHERE {rejects_where}", rj_params
+        ).fetchone()[0]
+        if dry_run or (not events and not rejects):
+            return PruneResult(events, rejects, dry_run)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                f"DELETE FROM classifications WHERE event_id IN "
+                f"(SELECT event_id FROM events WHERE {ev_where})",
+                params,
+            )
+            con.execute(f"DELETE FROM events WHERE {ev_where}", params)
+            con.execute(f"DELETE FROM rejects WHERE {rejects_where}", rj_params)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("CHECKPOINT")
+        return PruneResult(events, rejects, False)
+
     def rejects(self) -> pd.DataFrame:
         return self.con.execute(
             "SELECT * FROM rejects ORDER BY rejected_at, source_file, source_line"
@@ -277,13 +429,16 @@ class Store:
 
 
 def open(db: PathLike | None = None, *, read_only: bool = False, wait: float = 0.0) -> Store:  # noqa: A001
-    """Open a triage database (``db``, else ``$TRIAGE_DB``, else ``triage.duckdb``).
+    """Open a triage database (``db``, else ``$TRIAGE_DB``, else the config file's ``db``, else
+    ``triage.duckdb``).
 
     ``read_only=True`` lets several processes read at once, but not while one writes: keep a
     read-only store open only as long as you read (``with triage.open(p, read_only=True) as
     db: ...``) so a scheduled job can write between your reads. ``wait`` is how long to wait
     for the other side's lock before failing with a message naming the process holding it.
     """
+    if db is None and not os.environ.get("TRIAGE_DB"):
+        db = _config.load().values.get("db")
     path = store.resolve_path(db)
     con = store.connect(path, read_only=read_only, wait=wait)
     return Store(con, path, read_only=read_only and path != store.MEMORY)
@@ -292,11 +447,14 @@ def open(db: PathLike | None = None, *, read_only: bool = False, wait: float = 0
 def run(
     paths: Iterable[PathLike] | None = None,
     *,
-    rules: str | Path | _rules.RuleTable = "openhuman",
+    rules: RulesSpec = None,
     db: PathLike | None = store.MEMORY,
-    threshold: float = _report.DEFAULT_THRESHOLD,
+    threshold: float | None = None,
 ) -> _report.Report:
-    """Ingest, classify and report in one call; with no paths, on the built-in demo."""
+    """Ingest, classify and report in one call; with no paths, on the built-in demo (and, with
+    no ``rules``, its `openhuman` table)."""
+    if rules is None and not paths:
+        rules = _config.DEMO_RULES
     with open(db) as s:
         s.ingest(list(paths) if paths else demo_paths())
         return s.report(rules, threshold=threshold)

@@ -93,6 +93,8 @@ def detect(
             "by_tag": by,
         },
     ).df()
+    # Shown by Sentry's short id when an issues export named the group, as the report does.
+    df["group"] = df["short_id"].where(df["short_id"].notna(), df["group"])
     return df[COLUMNS]
 
 

@@ -135,8 +135,9 @@ class Diff:
                 "|---|---|---:|---:|---|---|---|---|",
             ]
             for r in df.itertuples(index=False):
+                label = r.short_id if isinstance(r.short_id, str) else r.group
                 lines.append(
-                    f"| `{md_code(r.group)}` | {_mdt(short(r.title, 80))} "
+                    f"| `{md_code(label)}` | {_mdt(short(r.title, 80))} "
                     f"| {r.events:,} | {r.users:,} "
                     f"| {md_cell(state_text(r.base_kind, r.base_level))} "
                     f"| {md_cell(state_text(r.head_kind, r.head_level))} "

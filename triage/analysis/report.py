@@ -9,7 +9,12 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from triage.analysis.verdicts import DEFAULT_THRESHOLD, check_threshold
+from triage.analysis.verdicts import (  # noqa: F401 (SORT_KEYS, VERDICTS: re-exported)
+    DEFAULT_THRESHOLD,
+    SORT_KEYS,
+    VERDICTS,
+    check_threshold,
+)
 from triage.common.text import jsonable, md_cell, md_code, short, to_csv
 from triage.rules import RuleTable
 from triage.store import sqlfiles as sqlfiles
@@ -46,6 +51,33 @@ class Report:
     totals: dict[str, Any]
     rules_name: str
     rules_hash: str
+
+    def select(
+        self,
+        *,
+        only: tuple[str, ...] | list[str] = (),
+        sort: str | None = None,
+        limit: int | None = None,
+    ) -> Report:
+        """The same report with fewer or reordered groups; the totals still cover every group.
+
+        ``only``: verdicts to keep; ``sort``: one of SORT_KEYS (default: most error volume
+        saved first); ``limit``: the first N groups after filtering and sorting.
+        """
+        df = self.groups
+        if only:
+            df = df[df["verdict"].isin(list(only))]
+        if sort and sort != "saved":
+            col, ascending = SORT_KEYS[sort]
+            df = df.sort_values([col, "group"], ascending=[ascending, True], kind="stable")
+        if limit:
+            df = df.head(limit)
+        return Report(
+            groups=df.reset_index(drop=True),
+            totals=self.totals,
+            rules_name=self.rules_name,
+            rules_hash=self.rules_hash,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract for scheduled jobs (``triage.report/1``)."""
@@ -94,18 +126,44 @@ class Report:
             )
         return "\n".join(lines) + "\n"
 
-    def _repr_html_(self) -> str:
-        """Jupyter: the totals in a line, then the groups with their burst evidence."""
-        from triage.common.notebook import html_table
-
+    def _caption(self) -> str:
         t = self.totals
-        caption = (
+        return (
             f"rules {self.rules_name} ({self.rules_hash}): {t['events']:,} events in "
             f"{t['groups']:,} groups; {t['leaving_events']:,} leave error volume "
             f"({t['leaving_share']:.1%}), about {t['events_per_day_saved']:,.1f} per day; "
             f"{t['downgraded_groups']} downgrade, {t['partial_groups']} partial"
         )
-        return html_table(caption, self.groups[GROUP_KEYS + BURST_KEYS])
+
+    def display_frame(self) -> pd.DataFrame:
+        """The groups as a reader scans them: verdict, group, title, events, users, kind first,
+        times to the second, the rest after."""
+        df = self.groups
+        first = ["verdict", "group", "title", "events", "users", "kind", "new_level", "level"]
+        rest = [c for c in GROUP_KEYS + BURST_KEYS if c not in first and c in df]
+        out = df[[c for c in first if c in df] + rest].copy()
+        for col in ("first_seen", "last_seen"):
+            if col in out and len(out):
+                out[col] = pd.to_datetime(out[col]).dt.floor("s")
+        if "rules" in out:
+            out["rules"] = out["rules"].map(lambda r: ", ".join(r) if r is not None else "")
+        return out
+
+    def __repr__(self) -> str:
+        """A REPL: the headline and the top groups in a few lines, not a wall of columns."""
+        lines = [f"<Report {self._caption()}>"]
+        for r in self.groups.head(5).itertuples(index=False):
+            title = short(r.title, 50)
+            lines.append(f"  {r.verdict:<9} {short(r.group, 20):<20} {r.events:>7,}  {title}")
+        if len(self.groups) > 5:
+            lines.append(f"  ... {len(self.groups) - 5:,} more groups (.groups is the DataFrame)")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the totals in a line, then the groups, verdict first."""
+        from triage.common.notebook import html_table
+
+        return html_table(self._caption(), self.display_frame())
 
 
 def _burst(rec: dict[str, Any]) -> dict[str, Any] | None:

@@ -9,3 +9,18 @@ def check_threshold(threshold: float) -> None:
     """A share between 0 and 1; NaN (which every comparison lets through) is refused."""
     if not (isinstance(threshold, int | float) and 0.0 <= threshold <= 1.0):
         raise ValueError(f"threshold {threshold!r} is not a share between 0 and 1")
+
+
+VERDICTS = ("downgrade", "partial", "unchanged")
+# --sort NAME -> (column, ascending). `saved` is the report's own order: most error volume
+# leaving first.
+SORT_KEYS = {
+    "saved": ("leaving_events", False),
+    "events": ("events", False),
+    "users": ("users", False),
+    "share": ("reclassified_share", False),
+    "last-seen": ("last_seen", False),
+    "first-seen": ("first_seen", True),
+    "group": ("group", True),
+    "title": ("title", True),
+}

@@ -13,7 +13,8 @@ import sys
 
 import click
 
-from triage.cli import bursts, diff, ingest, pull, report, rules, suggest
+from triage import config as config_mod
+from triage.cli import bursts, config, diff, ingest, pull, report, rules, suggest
 from triage.cli.common import EXIT_UNEXPECTED, ConfigError
 
 
@@ -56,11 +57,12 @@ def _database_error(exc: Exception) -> Exception | None:
 
 @click.group(cls=TriageGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sentry-triage")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Re-classify past Sentry events with one shared rule table, and report what it changes.
 
     Start with `triage run` (the built-in demo), then `triage ingest EXPORTS...` and
-    `triage report --rules openhuman`.
+    `triage report`.
 
     \b
     Exit codes:
@@ -69,7 +71,44 @@ def main() -> None:
       2  usage or configuration error (bad option, rule table, database locked, Sentry token)
       3  the Sentry API failed (retries spent, unreachable, unexpected answer)
       4  an unexpected failure, with one line on stderr (TRIAGE_DEBUG=1: traceback)
+
+    Defaults for --db, --rules, --threshold, --tag and the Sentry org/project/url come from
+    [tool.triage] in the nearest pyproject.toml or a triage.toml (see `triage config`).
     """
+    try:
+        cfg = config_mod.load()
+    except config_mod.ConfigFileError as exc:
+        raise ConfigError(str(exc)) from None
+    ctx.obj = cfg
+    ctx.default_map = _default_map(main, cfg.file_defaults())
+
+
+# Options a config key never fills: `run` works in memory unless told, `rules lint --db` is an
+# extra check asked for by name.
+_NOT_FROM_CONFIG = {("run", "db"), ("rules lint", "db")}
+
+
+def _default_map(group: click.Group, values: dict, prefix: str = "") -> dict:
+    """click's ``default_map`` for every command that has an option named like a config key.
+
+    click reads a value from the command line first, then the option's environment variable,
+    then this map, then the option's default: the order the config file promises.
+    """
+    out: dict = {}
+    for name, cmd in group.commands.items():
+        path = f"{prefix}{name}"
+        if isinstance(cmd, click.Group):
+            sub = _default_map(cmd, values, path + " ")
+            if sub:
+                out[name] = sub
+            continue
+        params = {p.name for p in cmd.params}
+        found = {
+            k: v for k, v in values.items() if k in params and (path, k) not in _NOT_FROM_CONFIG
+        }
+        if found:
+            out[name] = found
+    return out
 
 
 for _command in (
@@ -83,5 +122,7 @@ for _command in (
     bursts.bursts_cmd,
     pull.pull_cmd,
     suggest.suggest_cmd,
+    config.config_cmd,
+    config.prune_cmd,
 ):
     main.add_command(_command)

@@ -10,7 +10,15 @@ from pathlib import Path
 import click
 
 from triage.analysis import bursts as bursts_mod
-from triage.cli.common import ConfigError, db_option, open_store, out_console, output_option
+from triage.cli.common import (
+    ConfigError,
+    db_option,
+    from_flag_or_env,
+    open_store,
+    out_console,
+    output_option,
+    wait_option,
+)
 
 
 @click.command(name="bursts")
@@ -61,6 +69,7 @@ from triage.cli.common import ConfigError, db_option, open_store, out_console, o
     help="Rows in the table format (0 for all); json and csv always have all.",
 )
 @output_option
+@wait_option
 def bursts_cmd(
     db: str | None,
     demo: bool,
@@ -71,6 +80,7 @@ def bursts_cmd(
     fmt: str,
     limit: int,
     output: str | None,
+    wait: float,
 ) -> None:
     """Find polling bursts: one user hitting the same call at a steady period.
 
@@ -86,14 +96,15 @@ def bursts_cmd(
     from triage import api, store
     from triage.render import terminal
 
-    if demo and db:
+    if demo and db and from_flag_or_env("db"):
         raise ConfigError("--demo runs in memory; leave out --db")
+    db = None if demo else db  # a db from the config file does not apply to the demo
     if not demo and not Path(store.resolve_path(db)).exists():
         raise ConfigError(
             f"database {store.resolve_path(db)} does not exist: run `triage ingest` first "
             "(or use --demo)"
         )
-    with open_store(store.MEMORY if demo else db, read_only=not demo) as s:
+    with open_store(store.MEMORY if demo else db, read_only=not demo, wait=wait) as s:
         if demo:
             s.ingest(api.demo_paths())
         try:

@@ -7,16 +7,20 @@ the functions that need them: building the command tree must stay fast (``triage
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 
+from triage import config
 from triage.analysis.fail_on import CHECK_HELP, CHECKS
-from triage.analysis.verdicts import DEFAULT_THRESHOLD
+from triage.analysis.verdicts import DEFAULT_THRESHOLD, SORT_KEYS, VERDICTS
 from triage.ingest.shapes import KINDS
+from triage.render.fit import terminal_console
 
 if TYPE_CHECKING:
     from triage import api
@@ -31,14 +35,17 @@ db_option = click.option(
     "db",
     type=click.Path(dir_okay=False),
     default=None,
-    help="DuckDB database file. Default: $TRIAGE_DB, else triage.duckdb in the working directory.",
+    help="DuckDB database file. Default: $TRIAGE_DB, else `db` in the config file (see "
+    "`triage config`), else triage.duckdb in the working directory.",
 )
 rules_option = click.option(
     "--rules",
     "rules",
-    default="openhuman",
-    show_default=True,
-    help="Rule table: a built-in name (see `triage rules list`) or a path to a .toml file.",
+    default=None,
+    envvar="TRIAGE_RULES",
+    show_envvar=True,
+    help="Rule table: a built-in name (see `triage rules list`) or a path to a .toml file. "
+    "Default: `rules` in the config file (see `triage config`), else `default`.",
 )
 format_option = click.option(
     "--format",
@@ -169,16 +176,108 @@ def err_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def load_rules(spec: str) -> RuleTable:
-    """The rule table named by --rules; a bad one is a usage error (exit 2)."""
+def load_rules(spec: str | None) -> RuleTable:
+    """The rule table named by --rules (None: the built-in default, as no flag, variable or
+    config file chose one); a bad one is a usage error (exit 2)."""
     from triage import rules as rules_mod
 
     try:
-        return rules_mod.load(spec)
+        return rules_mod.load(spec or config.DEFAULT_RULES)
     except rules_mod.RuleError as exc:
         raise ConfigError(f"invalid rule table:\n{exc}") from None
     except FileNotFoundError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def rules_choice(rules: str | None, *, demo: bool = False) -> tuple[str, str]:
+    """The rule table to use and where it came from (the report says which table it used).
+
+    The demo reproduces openhuman's incident, so with no --rules or $TRIAGE_RULES it keeps the
+    `openhuman` table whatever the config file says.
+    """
+    ctx = click.get_current_context()
+    src = ctx.get_parameter_source("rules")
+    if src == ParameterSource.COMMANDLINE:
+        return rules, "from --rules"
+    if src == ParameterSource.ENVIRONMENT:
+        return rules, "from $TRIAGE_RULES"
+    if demo:
+        return config.DEMO_RULES, "the demo's table"
+    if src == ParameterSource.DEFAULT_MAP and rules:
+        cfg = ctx.find_root().obj
+        return rules, f"from {cfg.label if isinstance(cfg, config.Config) else 'the config'}"
+    return config.DEFAULT_RULES, "the built-in default"
+
+
+def from_flag_or_env(name: str) -> bool:
+    """True when option ``name`` was given on the command line or by an environment variable
+    (not by the config file): `--demo` refuses only a --db the user typed."""
+    src = click.get_current_context().get_parameter_source(name)
+    return src in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def spinner(text: str):
+    """A spinner on stderr while a long step runs (a terminal only; silent in jobs and pipes)."""
+    console = Console(stderr=True)
+    if not console.is_terminal or _quiet():
+        return contextlib.nullcontext()
+    return console.status(text, spinner="dots")
+
+
+def _quiet() -> bool:
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if ctx.params.get("quiet"):
+            return True
+        ctx = ctx.parent
+    return False
+
+
+def select_options(f):
+    """--limit, --only and --sort: which groups a report shows (totals cover them all)."""
+    f = click.option(
+        "--sort",
+        type=click.Choice(list(SORT_KEYS)),
+        default="saved",
+        show_default=True,
+        help="Order of the groups: saved = most error volume leaving first.",
+    )(f)
+    f = click.option(
+        "--only",
+        type=click.Choice(list(VERDICTS)),
+        multiple=True,
+        help="Only groups with this verdict (repeatable).",
+    )(f)
+    return click.option(
+        "--limit",
+        type=click.IntRange(0),
+        default=None,
+        help="Show the first N groups (0: all). Default: what fits the screen on a terminal, "
+        "all when piped, written to a file, or in another format than table.",
+    )(f)
+
+
+def filter_options(f):
+    """--since, --environment, --release, --project: report on the matching events only."""
+    for name, help_ in reversed(
+        [
+            ("--since", "Only events from this time: a date, a time, or 7d / 24h back from now."),
+            ("--environment", "Only events of this environment (production, staging, ...)."),
+            ("--release", "Only events of this release (openhuman@0.53.20)."),
+            ("--project", "Only events of this Sentry project (its slug)."),
+        ]
+    ):
+        f = click.option(name, default=None, metavar="VALUE", help=help_)(f)
+    return f
+
+
+def selected(rep: Report, fmt: str, output: str | None, only, sort, limit) -> Report:
+    """The groups to show: a screenful on a terminal unless --limit says otherwise."""
+    if limit is None and fmt == "table" and not output:
+        console = terminal_console()
+        if console.is_terminal:  # a screenful: the header, totals and the "N of M" line
+            limit = max(console.size.height - 7, 10)
+    return rep.select(only=only, sort=sort, limit=limit or None)
 
 
 def open_store(db: str | None, **kw) -> api.Store:
@@ -191,12 +290,17 @@ def open_store(db: str | None, **kw) -> api.Store:
         raise ConfigError(str(exc)) from None
 
 
-def file_line(fr: FileResult, quiet: bool) -> None:
+def file_line(fr: FileResult, quiet: bool, out: Console | None = None) -> None:
+    """One line per file on stderr (through ``out``, the progress bar's console, when given)."""
     if quiet:
         return
-    err = err_console()
+    err = out or err_console()
     if fr.already_ingested:
-        err.print(f"{fr.path}: {fr.shape}: already ingested (same content); nothing to do")
+        text = f"{fr.path}: {fr.shape}: already ingested (same content); nothing to do"
+        err.print(text, markup=False)
+        return
+    if fr.skip_reason:
+        err.print(f"{fr.path}: skipped: {fr.skip_reason}", markup=False)
         return
     if fr.shape in ("skipped", "not read"):
         why = fr.notes[0] if fr.notes else fr.errors[0].split(": ", 1)[-1]
@@ -235,18 +339,22 @@ def fail_on_exit(s: api.Store, checks: tuple[str, ...], rep: Report | None) -> N
         sys.exit(1)
 
 
-def emit_report(report: Report, fmt: str, output: str | None, html: str | None = None) -> None:
+def emit_report(
+    report: Report,
+    fmt: str,
+    output: str | None,
+    html: str | None = None,
+    *,
+    rules_source: str | None = None,
+) -> None:
     if fmt == "table":
         from triage.render.terminal import report_table
 
         if output:
             with open(output, "w", encoding="utf-8") as fh:
-                report_table(report, Console(file=fh, width=200, highlight=False))
+                report_table(report, terminal_console(fh), rules_source=rules_source)
         else:
-            console = Console(highlight=False)
-            if not console.is_terminal:
-                console = Console(highlight=False, width=200)
-            report_table(report, console)
+            report_table(report, terminal_console(), rules_source=rules_source)
         return
     if fmt == "html":
         text = html or ""
@@ -267,8 +375,6 @@ def html_page(s: api.Store, table: RuleTable, rep: Report, all_groups: bool = Fa
 
 
 def out_console(fh=None) -> Console:
-    """A console for a table: the file's, the terminal's width, or 200 columns when piped."""
-    if fh is not None:
-        return Console(file=fh, width=200, highlight=False)
-    console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=200)
+    """A console for a table: the file's, the terminal's real width (TERM=dumb too), or 200
+    columns when piped (``$COLUMNS`` when set)."""
+    return terminal_console(fh)

@@ -11,10 +11,13 @@ import click
 from triage.cli.common import (
     ConfigError,
     db_option,
+    from_flag_or_env,
     open_store,
     out_console,
     output_option,
+    spinner,
     threshold_option,
+    wait_option,
 )
 
 if TYPE_CHECKING:
@@ -64,6 +67,7 @@ def _load_ref(spec: str, option: str) -> RuleTable:
 @threshold_option
 @output_option
 @click.option("--strict", is_flag=True, help="Exit 1 when the diff has any warning.")
+@wait_option
 def diff_cmd(
     base: str,
     head: str,
@@ -74,6 +78,7 @@ def diff_cmd(
     threshold: float,
     output: str | None,
     strict: bool,
+    wait: float,
 ) -> None:
     """Compare two rule tables over the stored events: which groups move, and what to check.
 
@@ -91,8 +96,9 @@ def diff_cmd(
     from triage import api, store
     from triage.render.terminal_diff import diff_table
 
-    if demo and db:
+    if demo and db and from_flag_or_env("db"):
         raise ConfigError("--demo runs in memory; leave out --db")
+    db = None if demo else db  # a db from the config file does not apply to the demo
     if not demo and not Path(store.resolve_path(db)).exists():
         raise ConfigError(
             f"database {store.resolve_path(db)} does not exist: run `triage ingest` first "
@@ -100,12 +106,13 @@ def diff_cmd(
         )
     base_t = _load_ref(base, "--base")
     head_t = _load_ref(head, "--head")
-    with open_store(store.MEMORY if demo else db) as s:
+    with open_store(store.MEMORY if demo else db, wait=wait) as s:
         if demo:
             s.ingest(api.demo_paths())
         elif not s.con.execute("SELECT count(*) FROM events").fetchone()[0]:
             raise ConfigError(f"no events in {s.path}: run `triage ingest` first (or use --demo)")
-        d = s.diff(base_t, head_t, threshold=threshold, tags=tags)
+        with spinner(f"classifying with {base_t.name} and {head_t.name}"):
+            d = s.diff(base_t, head_t, threshold=threshold, tags=tags)
     if fmt == "table":
         if output:
             with open(output, "w", encoding="utf-8") as fh:

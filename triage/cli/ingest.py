@@ -98,11 +98,13 @@ def ingest(
         raise ConfigError(str(exc)) from None
     exit_cleanly_on_sigterm()
     kind = None if input_format == "auto" else input_format
-    with open_store(db, wait=wait) as s, IngestProgress(len(files), enabled=not quiet) as progress:
+    if any(str(f) == "-" for f in files) and sys.stdin.isatty() and not quiet:
+        err_console().print("reading standard input (Ctrl-D ends)")
+    with open_store(db, wait=wait) as s, IngestProgress(files, enabled=not quiet) as progress:
 
         def on_file(fr: FileResult) -> None:
             progress.advance(fr)
-            file_line(fr, quiet)
+            file_line(fr, quiet, progress.console)
 
         result = s.ingest(
             files,
@@ -124,7 +126,8 @@ def ingest(
         if result.already_ingested:
             text += f"; {result.already_ingested:,} files already ingested"
         if result.skipped_files:
-            text += f"; {result.skipped_files:,} folder entries skipped"
+            n = result.skipped_files
+            text += f"; {n:,} file{'s' if n != 1 else ''} skipped (reasons above)"
         err_console().print(text)
     if strict and result.rejects:
         err_console().print(f"--strict: {result.rejects} records rejected")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from triage.cli.common import ConfigError, open_store, rules_option
+from triage.cli.common import ConfigError, open_store, out_console, rules_option
 
 if TYPE_CHECKING:
     from triage.analysis.lint import Finding
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     help="text for people, json (a list of findings) for machines.",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too, not only on errors.")
-def rules_lint(rules: str, db: str | None, top: int, fmt: str, strict: bool) -> None:
+def rules_lint(rules: str | None, db: str | None, top: int, fmt: str, strict: bool) -> None:
     """Check a rule table before it ships.
 
     Errors: invalid rules (bad or RE2-refused regex, unknown field, ...), examples that fail,
@@ -50,10 +50,12 @@ def rules_lint(rules: str, db: str | None, top: int, fmt: str, strict: bool) -> 
     volume that no rule matches, candidates for new rules. Exit 1 on any error (or warning with
     --strict), 2 when the table cannot be found.
     """
+    from triage import config
     from triage import rules as rules_mod
     from triage.analysis.lint import Finding, lint
     from triage.rules import source as rule_source
 
+    rules = rules or config.DEFAULT_RULES
     try:
         table = rule_source.load(rules)
     except rules_mod.RuleError as exc:
@@ -81,8 +83,19 @@ def _print_findings(findings: list[Finding], fmt: str, name: str) -> None:
     if fmt == "json":
         click.echo(json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False))
         return
-    for f in findings:
-        click.echo(f.line())
+    if findings:
+        from rich.markup import escape
+
+        from triage.render.fit import Column, console_width, fit
+
+        console = out_console()
+        cols = [
+            Column("severity", [f.severity for f in findings]),
+            Column("check", [f.check for f in findings]),
+            Column("rule", [escape(str(f.rule)) for f in findings], max_width=30),
+            Column("message", [escape(f.message) for f in findings], flex=True, wrap=True),
+        ]
+        console.print(fit(cols, console_width(console)))
     counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
     words = {"error": "error", "warning": "warning", "info": "note"}
     summary = ", ".join(f"{n} {words[s]}{'s' if n != 1 else ''}" for s, n in counts.items())

@@ -527,6 +527,8 @@ def stage_discover_json(
                 header[key] = None
             rows.append((n, row))
     cols = [h for h in header if h != "__line"]
+    if not rows:
+        return False, False  # an empty page (no rows): 0 records, not an error
     tmp = inputs.temp_path(".ndjson")
     with open(tmp, "w", encoding="utf-8") as t:
         for line, row in rows:

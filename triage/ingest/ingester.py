@@ -25,7 +25,7 @@ import duckdb
 import zstandard
 
 from triage.common import pii
-from triage.ingest import formats, inputs, recover, shapes, typed
+from triage.ingest import formats, inputs, recover, shapes, sniff, typed
 from triage.ingest.inputs import Bounds, InputRefused, Skipped
 from triage.ingest.records import (
     RAW_COLUMNS,
@@ -109,8 +109,9 @@ class IngestResult:
 
     @property
     def skipped_files(self) -> int:
-        """Folder entries not read (FIFOs, dangling symlinks, loops), each with its reason."""
-        return sum(f.shape == "skipped" for f in self.files)
+        """Files not read: folder entries (FIFOs, dangling links, loops) and files that are
+        not Sentry exports (binary), each with its reason."""
+        return sum(f.shape == "skipped" or f.skip_reason is not None for f in self.files)
 
 
 def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | Skipped]:
@@ -167,6 +168,7 @@ class Ingester:
         # How ``raw_input``'s record text is read: its ``__raw`` column, or (JSON fast path) an
         # expression over the fields, evaluated only for the rows that need it.
         self._raw_sql = "__raw"
+        self._dropped: tuple[int, int | None] = (0, None)  # non-events _after_normalize dropped
         self._blank_lines = False  # set by ingest_file's scan of the file
 
     # -- reading JSON records into raw_input ---------------------------------------------------
@@ -318,6 +320,15 @@ class Ingester:
         small files all call this, and nothing else after building ``staged``): per-row steps
         over normalized rows belong here, so that no path misses them. Then ``staged_first``:
         one row per event id, the first occurrence in the file."""
+        # Rows with none of an event's fields are not events (see triage.ingest.sniff): dropped
+        # here, so the typed and batch paths skip them as the lenient path does; the caller
+        # counts them as skipped (a batch counts what `staged` lost per file).
+        n, first = self.con.execute(
+            f"SELECT count(*), min(source_line) FROM staged WHERE {sniff.NON_EVENT_STAGED_SQL}"
+        ).fetchone()
+        if n:
+            self.con.execute(f"DELETE FROM staged WHERE {sniff.NON_EVENT_STAGED_SQL}")
+        self._dropped = (n, first)
         dup = self.con.execute("SELECT count(*) - count(DISTINCT event_id) FROM staged").fetchone()[
             0
         ]
@@ -473,6 +484,9 @@ class Ingester:
                 spooled.unlink(missing_ok=True)
         self._raw_sql = "__raw"
         try:
+            reason = sniff.binary_reason(shapes.read_head(path, sniff.SNIFF_BYTES))
+            if reason is not None:  # before hashing: a stray database may be large
+                return FileResult(label, "skipped", skip_reason=reason)
             found = inputs.scan(path, self.bounds, label=label)
         except InputRefused as exc:
             return self._refused(label, str(exc))
@@ -531,17 +545,24 @@ class Ingester:
                 path, shape, label, ISSUE_COLUMNS if shape.kind == "api-issues" else RAW_COLUMNS
             )
             events, groups = shape.kind != "api-issues", shape.kind == "api-issues"
+            if events:
+                self._skip_non_events(result, "line" if shape.layout == "ndjson" else "record")
         else:
             events, groups = formats.stage(self, path, shape, label, rejects, result)
         # Records read: rows staged for normalizing, records refused while parsing, items skipped.
         read = self._count("staged" if typed_done else "raw_input") if (events or groups) else 0
         result.records = read + len(rejects) + result.skipped
+        self._dropped = (0, None)
         if typed_done:
             self._after_normalize()
         elif events:
             self._normalize(rejects)
         elif groups:
             self._normalize_groups(rejects)
+        if self._dropped[0]:  # counted in `records` above, gone from `staged` since
+            n, first = self._dropped
+            result.skipped += n
+            result.notes.append(sniff.non_event_note(n, first, "record"))
 
         # 2. Write it all in one transaction.
         self.con.execute("BEGIN TRANSACTION")
@@ -581,6 +602,18 @@ class Ingester:
             raise
         result.errors = [f"{label}:{r.line}: {r.reason}" for r in rejects]
         return result
+
+    def _skip_non_events(self, result: FileResult, unit: str) -> None:
+        """Drop records of ``raw_input`` that carry none of an event's keys, counted as skipped
+        with one note (see triage.ingest.sniff), rather than stored as empty events."""
+        pred = sniff.non_event_sql(RAW_COLUMNS)
+        n, first = self.con.execute(
+            f"SELECT count(*), min(__line) FROM raw_input WHERE {pred}"
+        ).fetchone()
+        if n:
+            self.con.execute(f"DELETE FROM raw_input WHERE {pred}")
+            result.skipped += n
+            result.notes.append(sniff.non_event_note(n, first, unit))
 
     def _count(self, table: str) -> int:
         try:
@@ -821,7 +854,12 @@ def ingest_paths(
                 flush()
             continue
         flush()
-        fr = ing.ingest_file(path, force_kind=force_kind)
+        try:
+            fr = ing.ingest_file(path, force_kind=force_kind)
+        except Exception as exc:  # noqa: BLE001 (one odd file must not stop the files after it)
+            if isinstance(exc, duckdb.FatalException) or os.environ.get("TRIAGE_DEBUG"):
+                raise
+            fr = _failed_file(ing, path, exc)
         result.files.append(fr)
         if on_file:
             on_file(fr)
@@ -837,6 +875,15 @@ def _batchable(path: Path) -> bool:
         return path.is_file() and path.stat().st_size <= BATCH_FILE_BYTES
     except OSError:
         return False
+
+
+def _failed_file(ing: Ingester, path: Path, exc: Exception) -> FileResult:
+    """A file the ingester could not handle: one reject naming the error, and the batch goes on."""
+    label = "<stdin>" if str(path) == STDIN else str(path)
+    first = (str(exc).strip().splitlines() or [""])[0]
+    reason = f"cannot ingest this file: {type(exc).__name__}: {first}"
+    ing._write_rejects(label, [Reject(0, reason, "")])
+    return FileResult(label, "failed", records=1, rejects=1, errors=[f"{label}: {reason}"])
 
 
 def _own_files(con: duckdb.DuckDBPyConnection) -> set[Path]:

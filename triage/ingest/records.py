@@ -85,6 +85,7 @@ class FileResult:
     groups: int = 0  # Sentry groups stored or updated from this file
     unit: str = "events"  # what `added` counts: events, or groups for issues lists
     already_ingested: bool = False
+    skip_reason: str | None = None  # set when the whole file is not a Sentry export
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

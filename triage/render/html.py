@@ -98,7 +98,8 @@ def render(
     bucket = "hour" if span_days <= HOURLY_LIMIT_DAYS else "day"
 
     charted = groups.head(max(max_charts, 0))
-    keys = [str(g) for g in charted["group"]]
+    # The stored key, not the label: a group named by its short id is keyed by its Sentry id.
+    keys = [str(g) for g in charted["group_key"]]
     # Fetched as plain rows and split per group once: pandas' per-group filtering cost more
     # than drawing the charts.
     timeline = _by_group(
@@ -121,7 +122,7 @@ def render(
     for i, rec in enumerate(groups.to_dict(orient="records"), start=1):
         row = _group_row(i, rec)
         if i <= len(charted):
-            key = str(rec["group"])
+            key = str(rec["group_key"])
             row["charts"] = []
             row["examples"] = [
                 {"text": short(t, EXAMPLE_CHARS), "n": int(n)} for t, n in examples.get(key, [])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from triage.analysis.diff import SECTION_TITLES, SECTIONS, Diff, moving_text, rules_text, state_text
+from triage.render.fit import Column, console_width, fit
 
 SECTION_STYLE = {
     "newly_downgraded": "green",
@@ -34,39 +34,23 @@ def diff_table(diff: Diff, console: Console) -> None:
         if df.empty:
             continue
         style = SECTION_STYLE[name]
-        table = Table(
+        recs = list(df.itertuples(index=False))
+        cols = [
+            Column("group", [escape(_label(r)) for r in recs], max_width=24),
+            Column("title", [escape(str(r.title)) for r in recs], flex=True),
+            Column("events", [f"{r.events:,}" for r in recs], "right"),
+            Column("users", [f"{r.users:,}" for r in recs], "right"),
+            Column("before", [escape(state_text(r.base_kind, r.base_level)) for r in recs]),
+            Column("after", [escape(state_text(r.head_kind, r.head_level)) for r in recs]),
+            Column("moving", [escape(moving_text(r)) for r in recs], priority=1, max_width=26),
+            Column("rules", [escape(rules_text(r)) for r in recs], priority=2, max_width=48),
+        ]
+        table = fit(
+            cols,
+            console_width(console),
             title=f"[{style}]{SECTION_TITLES[name]} ({len(df)})[/]",
             title_justify="left",
-            header_style="bold",
         )
-        for col, justify in [
-            ("group", "left"),
-            ("title", "left"),
-            ("events", "right"),
-            ("users", "right"),
-            ("before", "left"),
-            ("after", "left"),
-            ("moving", "left"),
-            ("rules", "left"),
-        ]:
-            table.add_column(
-                col,
-                justify=justify,
-                no_wrap=True,
-                overflow="ellipsis",
-                max_width={"title": 50, "group": 18, "rules": 48, "moving": 26}.get(col),
-            )
-        for r in df.itertuples(index=False):
-            table.add_row(
-                str(r.group),
-                escape(str(r.title)),
-                f"{r.events:,}",
-                f"{r.users:,}",
-                escape(state_text(r.base_kind, r.base_level)),
-                escape(state_text(r.head_kind, r.head_level)),
-                escape(moving_text(r)),
-                escape(rules_text(r)),
-            )
         console.print(table)
     unchanged = diff.section("unchanged")
     console.print(
@@ -85,3 +69,9 @@ def diff_table(diff: Diff, console: Console) -> None:
                 console.print(f"    matched: {escape(ex[:200])}", highlight=False)
             for ex in w.staying_examples:
                 console.print(f"    stays an error: {escape(ex[:200])}", highlight=False)
+
+
+def _label(r) -> str:
+    """A group as Sentry names it (its short id) when known, else its key."""
+    short = getattr(r, "short_id", None)
+    return str(short) if isinstance(short, str) and short else str(r.group)

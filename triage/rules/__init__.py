@@ -20,10 +20,12 @@ from triage.rules.table import (
     RuleError,
     RuleTable,
     builtin_names,
+    did_you_mean,
     fields_of,
     leaves,
     load,
     parse,
+    re2_error,
 )
 
 __all__ = [
@@ -42,8 +44,10 @@ __all__ = [
     "RuleError",
     "RuleTable",
     "builtin_names",
+    "did_you_mean",
     "fields_of",
     "leaves",
     "load",
     "parse",
+    "re2_error",
 ]

@@ -12,6 +12,7 @@ This module only parses and validates; compilers (SQL, live hook, other language
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
@@ -37,6 +38,10 @@ FIELDS = (
     "project",
 )
 TAG_PREFIX = "tags."
+TABLE_KEYS = ("name", "description", "rules")
+COMBINATORS = ("all", "any", "not")
+LEAF_KEYS = ("field", *OPERATORS, "case_sensitive")
+CONDITION_KEYS = (*LEAF_KEYS, *COMBINATORS)
 
 
 class RuleError(ValueError):
@@ -45,7 +50,10 @@ class RuleError(ValueError):
     def __init__(self, source: str, errors: list[tuple[str, str]]):
         self.source = source
         self.errors = errors
-        lines = [f"{source}: rule {rid}: {reason}" for rid, reason in errors]
+        lines = [
+            f"{source}: {reason}" if rid == "-" else f"{source}: rule {rid}: {reason}"
+            for rid, reason in errors
+        ]
         super().__init__("\n".join(lines))
 
 
@@ -146,10 +154,28 @@ def leaves(cond: Condition) -> list[Leaf]:
 # Parsing
 
 
+def did_you_mean(word: str, known) -> str:
+    """`` (did you mean 'rules'?)`` for a near miss among ``known``, else ``""``."""
+    close = difflib.get_close_matches(str(word), list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unknown_keys(keys, known, where: str) -> None:
+    """Refuse keys a rule file cannot mean, naming the nearest known key: a typo such as
+    ``contans`` must not turn into a different (or empty) condition."""
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        k = unknown[0]
+        more = f" (and {', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else ""
+        prefix = f"{where}: " if where else ""
+        raise ValueError(f"{prefix}unknown key {k!r}{did_you_mean(k, known)}{more}")
+
+
 def _parse_condition(obj: Any, where: str) -> Condition:
     if not isinstance(obj, dict):
         raise ValueError(f"{where}: a condition must be a table, got {type(obj).__name__}")
-    combos = [k for k in ("all", "any", "not") if k in obj]
+    _unknown_keys(obj, CONDITION_KEYS, where)
+    combos = [k for k in COMBINATORS if k in obj]
     ops = [k for k in OPERATORS if k in obj]
     if combos and (ops or "field" in obj):
         raise ValueError(f"{where}: mixes {combos[0]!r} with a field test; nest them instead")
@@ -175,7 +201,10 @@ def _parse_condition(obj: Any, where: str) -> Condition:
     if not isinstance(fld, str) or not (
         fld in FIELDS or (fld.startswith(TAG_PREFIX) and len(fld) > len(TAG_PREFIX))
     ):
-        raise ValueError(f"{where}: unknown field {fld!r} (known: {', '.join(FIELDS)}, tags.NAME)")
+        raise ValueError(
+            f"{where}: unknown field {fld!r}{did_you_mean(fld, FIELDS)} "
+            f"(known: {', '.join(FIELDS)}, tags.NAME)"
+        )
     if len(ops) != 1:
         raise ValueError(
             f"{where}: field {fld!r} needs exactly one operator of "
@@ -188,20 +217,35 @@ def _parse_condition(obj: Any, where: str) -> Condition:
     cs = obj.get("case_sensitive", False)
     if not isinstance(cs, bool):
         raise ValueError(f"{where}: case_sensitive must be true or false, got {cs!r}")
-    extra = set(obj) - {"field", op, "case_sensitive"}
-    if extra:
-        raise ValueError(f"{where}: unexpected key(s) {sorted(extra)}")
     if op == "regex":
         _check_regex(value, where)
     return Leaf(fld, op, value, cs)
 
 
+def re2_error(pattern: str) -> str | None:
+    """Why RE2 refuses ``pattern`` (one line, without the pattern), or None when it compiles.
+
+    RE2's own error logging (absl lines on stderr) is turned off: the caller reports the error
+    once, naming the rule.
+    """
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        re2.compile(pattern, options)
+    except Exception as exc:  # re2.error
+        arg = exc.args[0] if exc.args else str(exc)
+        text = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
+        # RE2 ends its message with ": <the part of the pattern>"; the caller shows the pattern.
+        head, sep, _tail = text.partition(": ")
+        return head if sep else text
+    return None
+
+
 def _check_regex(pattern: str, where: str) -> None:
     """Refuse what RE2 (DuckDB's regex engine) refuses, so SQL and the live hook agree."""
-    try:
-        re2.compile(pattern)
-    except Exception as exc:  # re2.error
-        raise ValueError(f"{where}: regex {pattern!r} is not valid RE2: {exc}") from None
+    reason = re2_error(pattern)
+    if reason is not None:
+        raise ValueError(f"{where}: regex '{pattern}' is not valid RE2: {reason}")
     if _has_bare_named_group(pattern):
         # Newer RE2 (python google-re2, ClickHouse) accepts (?<name>..); DuckDB's refuses it.
         raise ValueError(
@@ -261,6 +305,8 @@ def _parse_rule(obj: Any, index: int) -> Rule:
     label = rid if isinstance(rid, str) and rid else f"#{index + 1}"
     if not isinstance(obj, dict):
         raise RuleError("", [(label, "a rule must be a table")])
+    if "when" not in obj:
+        _unknown_keys(obj, (*RULE_KEYS, *CONDITION_KEYS), "")
     if not isinstance(rid, str) or not rid.strip():
         raise ValueError("missing id")
     kind = obj.get("kind")
@@ -275,7 +321,7 @@ def _parse_rule(obj: Any, index: int) -> Rule:
     else:
         extra = set(obj) - RULE_KEYS
         if extra:
-            raise ValueError(f"unexpected key(s) {sorted(extra)} beside 'when'")
+            _unknown_keys(extra, RULE_KEYS, "")
     condition = _parse_condition(cond_obj, "condition")
     examples = obj.get("examples") or {}
     if not isinstance(examples, dict):
@@ -300,9 +346,24 @@ def parse(text: str, *, name: str | None = None, source: str = "<string>") -> Ru
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RuleError(source, [("-", f"not valid TOML: {exc}")]) from None
+    unknown = [k for k in doc if k not in TABLE_KEYS]
+    if unknown:
+        errors_ = [
+            (
+                "-",
+                f"unknown key {k!r}{did_you_mean(k, TABLE_KEYS)} "
+                f"(a rule table has {', '.join(TABLE_KEYS)}; each rule is a [[rules]] entry)",
+            )
+            for k in unknown
+        ]
+        raise RuleError(source, errors_)
     raw_rules = doc.get("rules", [])
     if not isinstance(raw_rules, list):
         raise RuleError(source, [("-", "`rules` must be an array of tables ([[rules]])")])
+    if not raw_rules:
+        raise RuleError(
+            source, [("-", "no rules: add at least one [[rules]] entry (see `triage rules list`)")]
+        )
     rules: list[Rule] = []
     errors: list[tuple[str, str]] = []
     seen: set[str] = set()

@@ -30,9 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-import re2
-
-from triage.rules import All, Condition, Leaf, Not, RuleTable
+from triage.rules import All, Condition, Leaf, Not, RuleTable, re2_error
 from triage.targets.base import Generator, leaf_value, table_fields
 
 # How each rule field reads from the events table. `message` is the event's text: the formatted log
@@ -231,11 +229,7 @@ def _necessary(cond: Condition) -> Gate | None:
 
 
 def _gate_valid(pattern: str) -> bool:
-    try:
-        re2.compile(pattern)
-    except Exception:  # re2.error
-        return False
-    return True
+    return re2_error(pattern) is None
 
 
 # --- the functions the classifier, lint and examples call (DuckDB, or another dialect) ---------
