@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import click
 
 from triage import config as config_mod
 from triage.cli import bursts, config, diff, ingest, pull, report, rules, suggest
-from triage.cli.common import EXIT_UNEXPECTED, ConfigError
+from triage.cli.common import EXIT_UNEXPECTED, VERBOSITY, ConfigError
 
 
 class TriageGroup(click.Group):
@@ -81,6 +82,62 @@ def main(ctx: click.Context) -> None:
         raise ConfigError(str(exc)) from None
     ctx.obj = cfg
     ctx.default_map = _default_map(main, cfg.file_defaults())
+    started = time.monotonic()
+    ctx.call_on_close(lambda: _verbose_summary(ctx, started))
+
+
+def _verbose_summary(ctx: click.Context, started: float) -> None:
+    """With -v: what the command used (config file, database, rule table) and how long it took."""
+    if ctx.meta.get(VERBOSITY, 0) <= 0:
+        return
+    cfg = ctx.obj
+    parts = [f"config {cfg.label if getattr(cfg, 'label', '') else 'none'}"]
+    for key in ("db", "rules"):
+        if ctx.meta.get(f"triage.{key}"):
+            parts.append(f"{key} {ctx.meta[f'triage.{key}']}")
+    parts.append(f"{time.monotonic() - started:.2f} s")
+    click.echo(f"triage {ctx.invoked_subcommand}: " + "; ".join(parts), err=True)
+
+
+def _verbosity(ctx: click.Context, param: click.Parameter, value) -> None:
+    if value:
+        step = int(value) if param.name == "verbose" else -1
+        ctx.meta[VERBOSITY] = ctx.meta.get(VERBOSITY, 0) + step
+
+
+def _add_verbosity(cmd: click.Command) -> None:
+    """-q and -v on every command (commands with their own -q keep it)."""
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            _add_verbosity(sub)
+        return
+    names = {p.name for p in cmd.params}
+    opts = {o for p in cmd.params for o in getattr(p, "opts", [])}
+    if "quiet" not in names and "-q" not in opts:
+        cmd.params.append(
+            click.Option(
+                ["-q", "--quiet", "quiet_flag"],
+                is_flag=True,
+                expose_value=False,
+                callback=_verbosity,
+                help="Nothing on stderr but errors and findings (no spinner).",
+            )
+        )
+    elif "quiet" in names:
+        for p in cmd.params:
+            if p.name == "quiet":
+                p.callback = _verbosity
+    if "verbose" not in names and "-v" not in opts:
+        cmd.params.append(
+            click.Option(
+                ["-v", "--verbose"],
+                count=True,
+                expose_value=False,
+                callback=_verbosity,
+                help="Also say on stderr which config file, database and rule table were used, "
+                "and how long the command took.",
+            )
+        )
 
 
 # Options a config key never fills: `run` works in memory unless told, `rules lint --db` is an
@@ -126,3 +183,4 @@ for _command in (
     config.prune_cmd,
 ):
     main.add_command(_command)
+    _add_verbosity(_command)

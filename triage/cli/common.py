@@ -170,6 +170,7 @@ class ConfigError(click.ClickException):
 
 
 EXIT_UNEXPECTED = 4
+VERBOSITY = "triage.verbosity"  # ctx.meta key: -1 with -q, the count of -v otherwise
 
 
 def err_console() -> Console:
@@ -198,15 +199,18 @@ def rules_choice(rules: str | None, *, demo: bool = False) -> tuple[str, str]:
     ctx = click.get_current_context()
     src = ctx.get_parameter_source("rules")
     if src == ParameterSource.COMMANDLINE:
-        return rules, "from --rules"
-    if src == ParameterSource.ENVIRONMENT:
-        return rules, "from $TRIAGE_RULES"
-    if demo:
-        return config.DEMO_RULES, "the demo's table"
-    if src == ParameterSource.DEFAULT_MAP and rules:
+        rules, why = rules, "from --rules"
+    elif src == ParameterSource.ENVIRONMENT:
+        rules, why = rules, "from $TRIAGE_RULES"
+    elif demo:
+        rules, why = config.DEMO_RULES, "the demo's table"
+    elif src == ParameterSource.DEFAULT_MAP and rules:
         cfg = ctx.find_root().obj
-        return rules, f"from {cfg.label if isinstance(cfg, config.Config) else 'the config'}"
-    return config.DEFAULT_RULES, "the built-in default"
+        why = f"from {cfg.label if isinstance(cfg, config.Config) else 'the config'}"
+    else:
+        rules, why = config.DEFAULT_RULES, "the built-in default"
+    ctx.meta["triage.rules"] = f"{rules} ({why})"
+    return rules, why
 
 
 def from_flag_or_env(name: str) -> bool:
@@ -226,6 +230,8 @@ def spinner(text: str):
 
 def _quiet() -> bool:
     ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get(VERBOSITY, 0) < 0:
+        return True
     while ctx is not None:
         if ctx.params.get("quiet"):
             return True
@@ -285,9 +291,13 @@ def open_store(db: str | None, **kw) -> api.Store:
     from triage import api, store
 
     try:
-        return api.open(db, **kw)
+        s = api.open(db, **kw)
     except store.StoreError as exc:
         raise ConfigError(str(exc)) from None
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta["triage.db"] = s.path
+    return s
 
 
 def file_line(fr: FileResult, quiet: bool, out: Console | None = None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 
 import click
@@ -48,6 +50,15 @@ from triage.cli.common import (
 @click.option(
     "-q", "--quiet", is_flag=True, help="No per-file lines and no progress bar on stderr."
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: per-file lines and a total on stderr; json: also the summary on stdout "
+    "(schema triage.ingest/1: every file's counts, skip reason and notes, and the totals).",
+)
 @wait_option
 @engine_options
 def ingest(
@@ -60,6 +71,7 @@ def ingest(
     max_inflated: str | None,
     strict: bool,
     quiet: bool,
+    fmt: str,
     wait: float,
     engine: str,
     clickhouse_url: str | None,
@@ -129,6 +141,22 @@ def ingest(
             n = result.skipped_files
             text += f"; {n:,} file{'s' if n != 1 else ''} skipped (reasons above)"
         err_console().print(text)
+    if fmt == "json":
+        click.echo(json.dumps(_summary(result), indent=2, ensure_ascii=False))
     if strict and result.rejects:
         err_console().print(f"--strict: {result.rejects} records rejected")
         sys.exit(1)
+
+
+def _summary(result) -> dict:
+    """The ingest summary for scripts (``triage.ingest/1``)."""
+    keys = ("records", "added", "duplicates", "rejects", "skipped", "already_ingested")
+    files = []
+    for fr in result.files:
+        doc = dataclasses.asdict(fr)
+        doc["errors"] = doc["errors"][:20]
+        files.append(doc)
+    totals = {k: int(getattr(result, k)) for k in keys}
+    totals["files"] = len(result.files)
+    totals["skipped_files"] = result.skipped_files
+    return {"schema": "triage.ingest/1", "totals": totals, "files": files}
