@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from triage.analysis import bursts
 from triage.analysis.report import Report, polling_text
@@ -23,13 +24,20 @@ def report_table(
     verdict, group, events, users, kind and new level always; the title takes what is left."""
     t = report.totals
     source = f", {rules_source}" if rules_source else ""
-    console.print(
-        f"[bold]rules[/bold] {_escape(report.rules_name)} ({report.rules_hash}{_escape(source)})  "
+    rules_text = (
+        f"[bold]rules[/bold] {_escape(report.rules_name)} ({report.rules_hash}{_escape(source)})"
+    )
+    totals_text = (
         f"[bold]events[/bold] {t['events']:,}  [bold]groups[/bold] {t['groups']:,}  "
         f"[bold]leaving error volume[/bold] {t['leaving_events']:,} "
-        f"({t['leaving_share']:.1%})  [bold]per day saved[/bold] {t['events_per_day_saved']:,.1f}",
-        highlight=False,
+        f"({t['leaving_share']:.1%})  [bold]per day saved[/bold] {t['events_per_day_saved']:,.1f}"
     )
+    one_line = f"{rules_text}  {totals_text}"
+    if Text.from_markup(one_line).cell_len <= console_width(console):
+        console.print(one_line, highlight=False)
+    else:  # two lines rather than one wrapped mid-phrase
+        console.print(rules_text, highlight=False)
+        console.print(totals_text, highlight=False)
     groups = report.groups
     if groups.empty:
         console.print("no groups to show" + (" (filtered out)" if t["groups"] else ""))
