@@ -83,3 +83,12 @@ def test_ingest_summary_as_json(tmp_path):
     assert doc["totals"]["files"] == 2 and doc["totals"]["rejects"] == 0
     assert sum(f["added"] for f in doc["files"] if f["unit"] == "events") == 505
     assert {f["kind"] for f in doc["files"]} == {"raw", "api-issues"}
+
+
+def test_db_that_is_not_a_database_says_so(tmp_path):
+    f = tmp_path / "export.json"
+    f.write_text('[{"event_id": "1", "message": "x"}]' + " " * 100)
+    for args in (["report", "--db", str(f)], ["ingest", "--db", str(f), str(f)]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, res.output
+        assert "is not a DuckDB database" in res.output and "triage ingest" in res.output

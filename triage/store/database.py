@@ -144,6 +144,23 @@ def _lock_message(path: str, exc: Exception, waited: float, read_only: bool) -> 
     )
 
 
+def _refuse_non_database(path: str) -> None:
+    """A file that is not a DuckDB database (an export given to --db by mistake) is named as
+    such, rather than left to DuckDB's "Cannot launch in-memory database in read-only mode"."""
+    if path == MEMORY:
+        return
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return  # missing (created on open) or unreadable (DuckDB says why)
+    if len(head) >= 12 and head[8:12] != b"DUCK":
+        hint = ""
+        if head.lstrip()[:1] in (b"{", b"["):
+            hint = f" (it looks like JSON: to read it, `triage ingest {path}`)"
+        raise StoreError(f"{path} is not a DuckDB database{hint}")
+
+
 def connect(
     db: str | os.PathLike[str] | None = None,
     *,
@@ -159,6 +176,7 @@ def connect(
     path = resolve_path(db)
     if read_only and path != MEMORY and not Path(path).exists():
         raise StoreError(f"database {path} does not exist: run `triage ingest` first")
+    _refuse_non_database(path)
     started = time.monotonic()
     deadline = started + max(wait, 0.0)
     while True:
