@@ -92,3 +92,13 @@ def test_db_that_is_not_a_database_says_so(tmp_path):
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 2, res.output
         assert "is not a DuckDB database" in res.output and "triage ingest" in res.output
+
+
+def test_commands_with_their_own_quiet_still_read_it(tmp_path):
+    import triage
+
+    args = ["ingest", "--db", str(tmp_path / "t.duckdb"), str(triage.demo_paths()[0]), "-q"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0 and res.stderr == "", res.stderr
+    res = CliRunner().invoke(main, ["run", "-q", "--format", "json"])
+    assert res.exit_code == 0 and res.stderr == "", res.stderr

@@ -99,10 +99,12 @@ def _verbose_summary(ctx: click.Context, started: float) -> None:
     click.echo(f"triage {ctx.invoked_subcommand}: " + "; ".join(parts), err=True)
 
 
-def _verbosity(ctx: click.Context, param: click.Parameter, value) -> None:
+def _verbosity(ctx: click.Context, param: click.Parameter, value):
+    """Records -q / -v in ``ctx.meta``; returns the value for commands that read their own -q."""
     if value:
         step = int(value) if param.name == "verbose" else -1
         ctx.meta[VERBOSITY] = ctx.meta.get(VERBOSITY, 0) + step
+    return value
 
 
 def _add_verbosity(cmd: click.Command) -> None:
