@@ -12,6 +12,7 @@ from rich.markup import escape
 from triage.cli.common import (
     ConfigError,
     db_option,
+    from_flag_or_env,
     open_store,
     out_console,
     rules_option,
@@ -119,8 +120,9 @@ def suggest_cmd(
     from triage.analysis.suggest import apply
     from triage.rules import source as rule_source
 
-    if demo and db:
+    if demo and db and from_flag_or_env("db"):
         raise ConfigError("--demo runs in memory; leave out --db")
+    db = None if demo else db  # a db from the config file does not apply to the demo
     if accept and not apply_to:
         raise ConfigError("--accept chooses what --apply writes; give --apply FILE")
     if not demo and not Path(store.resolve_path(db)).exists():
