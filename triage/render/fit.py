@@ -46,9 +46,7 @@ class Column:
 
 
 def console_width(console: Console) -> int:
-    """The console's width; a dumb terminal (TERM=dumb) still reports its real size."""
-    if console.is_dumb_terminal and console.is_terminal:
-        return shutil.get_terminal_size((80, 24)).columns
+    """The width a table may take on ``console``."""
     return console.width
 
 
@@ -61,7 +59,9 @@ def terminal_console(file=None) -> Console:
         width = int(os.environ.get("COLUMNS", "0") or 0) or PIPE_WIDTH
         return Console(highlight=False, width=width)
     if console.is_dumb_terminal:
-        return Console(highlight=False, width=console_width(console))
+        # rich sizes a dumb terminal at 80x25 unless given both dimensions.
+        size = shutil.get_terminal_size((80, 24))
+        return Console(highlight=False, width=size.columns, height=size.lines)
     return console
 
 
