@@ -66,7 +66,9 @@ def load(spec: str | Path | _rules.RuleTable, cwd: str | Path | None = None) -> 
         return spec
     text = str(spec)
     if is_git_ref(text):
-        return _rules.parse(read_git(text, cwd), name=text, source=f"git:{text}")
+        return _rules.parse(
+            read_git(text, cwd), name=text, source=f"git:{text}", require_rules=True
+        )
     try:
         return _rules.load(spec)
     except FileNotFoundError as exc:

@@ -340,8 +340,18 @@ def _parse_rule(obj: Any, index: int) -> Rule:
     )
 
 
-def parse(text: str, *, name: str | None = None, source: str = "<string>") -> RuleTable:
-    """Parse and validate a rule table; raise RuleError naming every bad rule by id."""
+def parse(
+    text: str,
+    *,
+    name: str | None = None,
+    source: str = "<string>",
+    require_rules: bool = False,
+) -> RuleTable:
+    """Parse and validate a rule table; raise RuleError naming every bad rule by id.
+
+    ``require_rules``: a table with no rules is an error (a rule *file* with none is a mistake,
+    such as ``[[rule]]`` for ``[[rules]]``; code may build an empty table on purpose).
+    """
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -360,7 +370,7 @@ def parse(text: str, *, name: str | None = None, source: str = "<string>") -> Ru
     raw_rules = doc.get("rules", [])
     if not isinstance(raw_rules, list):
         raise RuleError(source, [("-", "`rules` must be an array of tables ([[rules]])")])
-    if not raw_rules:
+    if not raw_rules and require_rules:
         raise RuleError(
             source, [("-", "no rules: add at least one [[rules]] entry (see `triage rules list`)")]
         )
@@ -411,10 +421,15 @@ def load(spec: str | Path | RuleTable = "openhuman") -> RuleTable:
     if path.suffix == ".toml" or path.exists():
         if not path.exists():
             raise FileNotFoundError(f"rule table {spec_s} not found")
-        return parse(path.read_text(encoding="utf-8"), source=str(path))
+        return parse(path.read_text(encoding="utf-8"), source=str(path), require_rules=True)
     if spec_s in builtin_names():
         res = resources.files("triage.rules.rulesets").joinpath(f"{spec_s}.toml")
-        return parse(res.read_text(encoding="utf-8"), name=spec_s, source=f"builtin:{spec_s}")
+        return parse(
+            res.read_text(encoding="utf-8"),
+            name=spec_s,
+            source=f"builtin:{spec_s}",
+            require_rules=True,
+        )
     raise FileNotFoundError(
         f"no rule table {spec_s!r}: give a path to a .toml file or one of "
         f"{', '.join(builtin_names())}"
