@@ -113,6 +113,10 @@ def ingest(
     if any(str(f) == "-" for f in files) and sys.stdin.isatty() and not quiet:
         err_console().print("reading standard input (Ctrl-D ends)")
     with open_store(db, wait=wait) as s, IngestProgress(files, enabled=not quiet) as progress:
+        if progress.enabled:  # DuckDB tracks a statement's progress only when asked
+            s.con.execute("SET enable_progress_bar = true")
+            s.con.execute("SET enable_progress_bar_print = false")
+            progress.watch(s.con.query_progress)
 
         def on_file(fr: FileResult) -> None:
             progress.advance(fr)

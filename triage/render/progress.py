@@ -7,7 +7,9 @@ of being left behind as stale lines; the bar clears itself at the end (``transie
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -46,6 +48,12 @@ class IngestProgress:
         self.started = time.monotonic()
         self._progress: Progress | None = None
         self._task = None
+        self._done_bytes = 0
+        self._file_frac = 0.0  # how far into the current file the running statement is
+        self._stage = 0  # statements seen for the current file
+        self._last_pct = 0.0
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     def __enter__(self) -> IngestProgress:
         if self.enabled:
@@ -81,15 +89,49 @@ class IngestProgress:
             return name if len(name) <= 30 else "…" + name[-29:]
         return ""
 
+    def watch(self, probe: Callable[[], float]) -> None:
+        """Move the bar within a file: ``probe()`` is DuckDB's progress (0..100, -1 when idle)
+        of the statement reading the file, asked from a thread every 0.25 s. Why: one large file
+        otherwise shows 0 bytes until it is done."""
+        if self._progress is None or self._watcher is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(0.25):
+                try:
+                    pct = float(probe())
+                except Exception:  # noqa: BLE001 (a display nicety must never break an ingest)
+                    return
+                if pct < 0 or self.done_files >= len(self.sizes):
+                    continue
+                # A file takes several statements (read, normalize, write), each reporting its
+                # own 0..100: each new statement covers half of what is left of the file, so the
+                # bar keeps moving and reaches the file's end only when the file is done.
+                if pct < self._last_pct - 5:
+                    self._stage += 1
+                self._last_pct = pct
+                left = 0.5**self._stage
+                frac = 1.0 - left + left * 0.5 * min(pct, 100.0) / 100.0
+                self._file_frac = max(self._file_frac, frac)
+                size = self.sizes[self.done_files]
+                self._progress.update(
+                    self._task, completed=self._done_bytes + self._file_frac * size
+                )
+
+        self._watcher = threading.Thread(target=loop, name="ingest-progress", daemon=True)
+        self._watcher.start()
+
     def advance(self, fr: FileResult) -> None:
         size = self.sizes[self.done_files] if self.done_files < len(self.sizes) else 0
+        self._done_bytes += size
+        self._file_frac, self._stage, self._last_pct = 0.0, 0, 0.0
         self.done_files += 1
         self.events += fr.added + fr.duplicates
         if self._progress is not None:
             rate = self.events / max(time.monotonic() - self.started, 1e-6)
             self._progress.update(
                 self._task,
-                advance=size,
+                completed=self._done_bytes,
                 events=self.events,
                 rate=rate,
                 files=self._files_text(),
@@ -101,6 +143,9 @@ class IngestProgress:
         self.console.print(text, markup=False, soft_wrap=True, highlight=False)
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=1.0)
         if self._progress is not None:
             self._progress.__exit__(*exc)
 
