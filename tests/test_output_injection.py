@@ -129,7 +129,7 @@ def test_diff_markdown_event_text_is_inert(tmp_path):
     rules = tmp_path / "rules.toml"
     rules.write_text(RULES, encoding="utf-8")
     empty = tmp_path / "empty.toml"
-    empty.write_text('name = "empty"\n', encoding="utf-8")
+    empty.write_text('name = "empty"\nrules = []\n', encoding="utf-8")
     with _hostile_db(tmp_path) as db:
         md = db.diff(str(empty), str(rules)).to_markdown()
     _assert_inert(_rendered_cells(md))

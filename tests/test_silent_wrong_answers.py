@@ -50,6 +50,9 @@ def test_rule_table_without_rules_is_an_error(tmp_path):
     f.write_text('name = "mine"\ndescription = "nothing yet"\n')
     with pytest.raises(triage.RuleError, match="no rules"):
         triage.load_rules(f)
+    f2 = tmp_path / "empty-on-purpose.toml"
+    f2.write_text('name = "mine"\nrules = []\n')
+    assert triage.load_rules(f2).rules == ()
     for cmd, code in ((["rules", "lint"], 1), (["rules", "test"], 2), (["run"], 2)):
         res = CliRunner().invoke(main, [*cmd, "--rules", str(f)])
         assert res.exit_code == code, (cmd, res.output)

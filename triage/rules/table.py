@@ -349,8 +349,8 @@ def parse(
 ) -> RuleTable:
     """Parse and validate a rule table; raise RuleError naming every bad rule by id.
 
-    ``require_rules``: a table with no rules is an error (a rule *file* with none is a mistake,
-    such as ``[[rule]]`` for ``[[rules]]``; code may build an empty table on purpose).
+    ``require_rules``: a table without a ``rules`` key is an error (in a rule *file* that is a
+    mistake, such as ``[[rule]]`` for ``[[rules]]``); ``rules = []`` says empty on purpose.
     """
     try:
         doc = tomllib.loads(text)
@@ -370,9 +370,16 @@ def parse(
     raw_rules = doc.get("rules", [])
     if not isinstance(raw_rules, list):
         raise RuleError(source, [("-", "`rules` must be an array of tables ([[rules]])")])
-    if not raw_rules and require_rules:
+    if "rules" not in doc and require_rules:  # `rules = []` says "empty on purpose"
         raise RuleError(
-            source, [("-", "no rules: add at least one [[rules]] entry (see `triage rules list`)")]
+            source,
+            [
+                (
+                    "-",
+                    "no rules: add at least one [[rules]] entry "
+                    "(or `rules = []` for an empty table on purpose)",
+                )
+            ],
         )
     rules: list[Rule] = []
     errors: list[tuple[str, str]] = []

@@ -158,7 +158,7 @@ def _refuse_non_database(path: str) -> None:
         hint = ""
         if head.lstrip()[:1] in (b"{", b"["):
             hint = f" (it looks like JSON: to read it, `triage ingest {path}`)"
-        raise StoreError(f"{path} is not a DuckDB database{hint}")
+        raise StoreError(f"{path} is not a DuckDB database{hint}", "not_a_database")
 
 
 def connect(
