@@ -168,7 +168,6 @@ class Ingester:
         # How ``raw_input``'s record text is read: its ``__raw`` column, or (JSON fast path) an
         # expression over the fields, evaluated only for the rows that need it.
         self._raw_sql = "__raw"
-        self._dropped: tuple[int, int | None] = (0, None)  # non-events _after_normalize dropped
         self._blank_lines = False  # set by ingest_file's scan of the file
 
     # -- reading JSON records into raw_input ---------------------------------------------------
@@ -320,15 +319,6 @@ class Ingester:
         small files all call this, and nothing else after building ``staged``): per-row steps
         over normalized rows belong here, so that no path misses them. Then ``staged_first``:
         one row per event id, the first occurrence in the file."""
-        # Rows with none of an event's fields are not events (see triage.ingest.sniff): dropped
-        # here, so the typed and batch paths skip them as the lenient path does; the caller
-        # counts them as skipped (a batch counts what `staged` lost per file).
-        n, first = self.con.execute(
-            f"SELECT count(*), min(source_line) FROM staged WHERE {sniff.NON_EVENT_STAGED_SQL}"
-        ).fetchone()
-        if n:
-            self.con.execute(f"DELETE FROM staged WHERE {sniff.NON_EVENT_STAGED_SQL}")
-        self._dropped = (n, first)
         dup = self.con.execute("SELECT count(*) - count(DISTINCT event_id) FROM staged").fetchone()[
             0
         ]
@@ -552,17 +542,12 @@ class Ingester:
         # Records read: rows staged for normalizing, records refused while parsing, items skipped.
         read = self._count("staged" if typed_done else "raw_input") if (events or groups) else 0
         result.records = read + len(rejects) + result.skipped
-        self._dropped = (0, None)
         if typed_done:
             self._after_normalize()
         elif events:
             self._normalize(rejects)
         elif groups:
             self._normalize_groups(rejects)
-        if self._dropped[0]:  # counted in `records` above, gone from `staged` since
-            n, first = self._dropped
-            result.skipped += n
-            result.notes.append(sniff.non_event_note(n, first, "record"))
 
         # 2. Write it all in one transaction.
         self.con.execute("BEGIN TRANSACTION")
