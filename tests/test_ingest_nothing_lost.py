@@ -334,7 +334,8 @@ def _write_hostile(path: Path, kind: str, recs, cut: bool) -> tuple[int | None, 
     if kind == "bomb":
         import zstandard
 
-        path.write_bytes(zstandard.ZstdCompressor().compress(b"\0" * (1 << 20)))
+        # text, so the inflate bound refuses it (zeros would be skipped as binary first)
+        path.write_bytes(zstandard.ZstdCompressor().compress(b"x" * (1 << 20)))
         return 1, good_ids
     if kind == "csv":
         lines = ["id,title,level"]

@@ -59,8 +59,10 @@ def test_erasure_by_email_finds_the_stand_in_id_and_rejects(db, tmp_path):
     (tmp_path / "bad.ndjson").write_text('{"event_id": "c", "user": "ada@example.com", broken\n')
     db.ingest([f, tmp_path / "bad.ndjson"])
     assert db.sql("SELECT count(*) AS n FROM rejects")["n"][0] == 1
+    # Rejects never hold the email (stored masked), so only the event goes.
+    assert "ada@example.com" not in db.sql("SELECT raw_text FROM rejects")["raw_text"][0]
     res = db.prune(users=["ada@example.com"])
-    assert (res.events, res.rejects) == (1, 1)
+    assert (res.events, res.rejects) == (1, 0)
     assert list(db.sql("SELECT user_id FROM events")["user_id"]) == ["u-keep"]
 
 

@@ -384,7 +384,8 @@ class Store:
             where.append("ts < ?")
             params.append(cut.to_pydatetime())
         for u in users:
-            where.append("user_id IN (?, 'anon:' || left(md5(?), 12))")
+            # the value as stored with --keep-pii, or the keyed stand-in ingest made of it
+            where.append("user_id IN (?, triage_anon(?))")
             params += [u, u]
         ev_where = " OR ".join(where)
         rj_where, rj_params = [], []
