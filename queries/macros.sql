@@ -91,18 +91,28 @@ CREATE OR REPLACE TEMP MACRO triage_exc_chain(j) AS
             lambda x: x IS NOT NULL),
         triage_exc_chain_lenient(j));
 
--- printf-style log message with positional params: "This is a warning: %s" + ["warning"].
+-- A log message with its parameters filled in, as Sentry shows it: positional `%s` (and `%d`,
+-- `%r`...) or `{0}` with a list, `%(name)s` or `{name}` with an object.
 CREATE OR REPLACE TEMP MACRO triage_format(msg, params) AS
     CASE
         WHEN msg IS NULL THEN NULL
-        WHEN json_type(params) <> 'ARRAY' OR json_array_length(params) = 0
-             OR NOT regexp_matches(msg, '%[sdrif]') THEN msg
-        ELSE (SELECT array_to_string(list_transform(
+        WHEN json_type(params) = 'OBJECT' THEN list_reduce(
+            json_keys(params),
+            lambda acc, k: replace(replace(acc, '%(' || k || ')s', coalesce(triage_str(json_extract(params, '$."' || replace(k, '"', '\"') || '"')), '')),
+                                   '{' || k || '}', coalesce(triage_str(json_extract(params, '$."' || replace(k, '"', '\"') || '"')), '')),
+            msg)
+        WHEN json_type(params) <> 'ARRAY' OR json_array_length(params) = 0 THEN msg
+        WHEN regexp_matches(msg, '%[sdrif]') THEN (SELECT array_to_string(list_transform(
                   generate_series(1, len(parts)),
                   lambda i: parts[i] || CASE WHEN i < len(parts)
                                         THEN coalesce(triage_str(json_extract(params, ('$[' || (i - 1) || ']'))), '')
                                         ELSE '' END), '')
               FROM (SELECT string_split_regex(msg, '%[sdrif]') AS parts))
+        WHEN regexp_matches(msg, '\{[0-9]+\}') THEN list_reduce(
+            generate_series(0, CAST(json_array_length(params) AS BIGINT) - 1),
+            lambda acc, i: replace(acc, '{' || i || '}', coalesce(triage_str(json_extract(params, '$[' || i || ']')), '')),
+            msg)
+        ELSE msg
     END;
 
 -- Mask the variable parts of a message (URLs, emails, UUIDs, IPs, hex ids, durations, numbers)
@@ -118,6 +128,13 @@ CREATE OR REPLACE TEMP MACRO triage_template(s) AS
         '\b(0x[0-9a-fA-F]+|[0-9a-fA-F]{8,})\b', '<hex>', 'g'),
         '\b\d+(\.\d+)?\s?(ns|us|µs|ms|s|sec|secs|seconds|m|min|mins|minutes|h|hours)\b', '<duration>', 'g'),
         '\b\d+(\.\d+)?\b', '<num>', 'g');
+
+-- A title part as Sentry shows it: the first line, cut to 100 characters with `...`.
+CREATE OR REPLACE TEMP MACRO triage_title_cut(s) AS
+    CASE WHEN nullif(trim(s), '') IS NULL THEN NULL
+         WHEN length(split_part(trim(s), chr(10), 1)) > 100
+             THEN left(split_part(trim(s), chr(10), 1), 97) || '...'
+         ELSE split_part(trim(s), chr(10), 1) END;
 
 -- The first entry of a web API event's `entries` list with the given type ({type, data}).
 CREATE OR REPLACE TEMP MACRO triage_entry(entries, t) AS

@@ -8,7 +8,22 @@ UPDATE events AS e SET
     group_key = CASE
         WHEN e.group_id IS NULL AND s.group_id IS NOT NULL THEN s.group_id
         WHEN e.group_id IS NULL AND e.short_id IS NULL AND s.short_id IS NOT NULL THEN s.short_id
+        -- a stored row grouped by an older grouping takes the new copy's key
+        WHEN e.group_id IS NULL AND e.short_id IS NULL
+             AND coalesce(e.grouping_version, 1) < s.grouping_version THEN s.group_key
         ELSE e.group_key END,
+    group_source = CASE
+        WHEN e.group_id IS NULL AND e.short_id IS NULL AND (s.group_id IS NOT NULL OR s.short_id IS NOT NULL)
+            THEN 'sentry'
+        WHEN coalesce(e.grouping_version, 1) < s.grouping_version AND e.group_id IS NULL AND e.short_id IS NULL
+            THEN s.group_source
+        ELSE e.group_source END,
+    group_hash = CASE WHEN coalesce(e.grouping_version, 1) < s.grouping_version OR e.group_hash IS NULL
+                      THEN s.group_hash ELSE e.group_hash END,
+    group_basis = CASE WHEN coalesce(e.grouping_version, 1) < s.grouping_version OR e.group_basis IS NULL
+                       THEN s.group_basis ELSE e.group_basis END,
+    grouping_version = greatest(e.grouping_version, s.grouping_version),
+    title = coalesce(s.sentry_title, e.title, s.title),  -- Sentry's own title wins
     tags = CASE WHEN e.tags IS NULL THEN s.tags
                 WHEN s.tags IS NULL THEN e.tags
                 ELSE map_concat(s.tags, e.tags) END,
@@ -29,6 +44,9 @@ UPDATE events AS e SET
 FROM staged_first AS s
 WHERE e.event_id = s.event_id
   AND ((e.group_id IS NULL AND s.group_id IS NOT NULL)
+    OR coalesce(e.grouping_version, 1) < s.grouping_version
+    OR (e.title IS NULL AND s.title IS NOT NULL)
+    OR (s.sentry_title IS NOT NULL AND e.title IS DISTINCT FROM s.sentry_title)
     OR (e.short_id IS NULL AND s.short_id IS NOT NULL)
     OR (s.tags IS NOT NULL AND (e.tags IS NULL OR cardinality(map_concat(s.tags, e.tags)) > cardinality(e.tags)))
     OR (e.ts IS NULL AND s.ts IS NOT NULL)

@@ -29,17 +29,32 @@ base AS (
         CASE WHEN nullif(__event_id, '') IS NULL THEN md5(CAST(__raw AS VARCHAR)) END AS __raw_md5,
         coalesce(triage_ts("timestamp"), triage_ts("datetime"), triage_ts(dateCreated)) AS ts,
         triage_level(coalesce(triage_str("level"), __tags['level'])) AS level,
-        triage_str(platform) AS platform,
+        -- Sentry shows `other` for an event that names no platform
+        coalesce(nullif(triage_str(platform), ''), 'other') AS platform,
         nullif(coalesce(triage_str(logger), __tags['logger']), '') AS logger,
-        coalesce(logentry, "sentry.interfaces.Message",
-                 CASE WHEN json_type(message) = 'OBJECT' THEN message END,
-                 json_extract(triage_entry(entries, 'message'), '$.data')) AS le,
+        -- the log entry in every form: an object {formatted, message, params}, or a plain string
+        CASE WHEN json_type(coalesce(logentry, "sentry.interfaces.Message")) = 'VARCHAR'
+             THEN json_object('formatted', triage_str(coalesce(logentry, "sentry.interfaces.Message")))
+             ELSE coalesce(logentry, "sentry.interfaces.Message",
+                           CASE WHEN json_type(message) = 'OBJECT' THEN message END,
+                           json_extract(triage_entry(entries, 'message'), '$.data')) END AS le,
         CASE WHEN __processed THEN NULL
              WHEN json_type(message) NOT IN ('OBJECT', 'BOOLEAN') THEN triage_str(message) END
             AS plain_message,
         triage_exc_chain(coalesce(exception, "sentry.interfaces.Exception",
                                   json_extract(triage_entry(entries, 'exception'), '$.data')))
             AS exc_chain,
+        -- What Sentry's grouping reads (queries/grouping.sql), kept apart from the stored columns.
+        triage_exc_list(coalesce(exception, "sentry.interfaces.Exception",
+                                 json_extract(triage_entry(entries, 'exception'), '$.data'))) AS g_exc,
+        coalesce(threads, json_extract(triage_entry(entries, 'threads'), '$.data')) AS g_threads,
+        coalesce(stacktrace, "sentry.interfaces.Stacktrace",
+                 json_extract(triage_entry(entries, 'stacktrace'), '$.data')) AS g_stacktrace,
+        nullif(triage_str(checksum), '') AS g_checksum,
+        coalesce(csp, "sentry.interfaces.Csp", json_extract(triage_entry(entries, 'csp'), '$.data')) AS g_csp,
+        expectct AS g_expectct,
+        triage_str(json_extract(_grouping, '$.enhancements')) AS g_rules,
+        lower(triage_str("type")) AS event_type,
         CASE WHEN __processed THEN nullif(triage_str(title), '') END AS title,
         nullif(coalesce(triage_str("transaction"), __tags['transaction']), '') AS "transaction",
         nullif(triage_str(culprit), '') AS culprit,
@@ -58,41 +73,34 @@ base AS (
 ),
 texts AS (
     SELECT
-        * EXCLUDE (le, plain_message, u, title),
+        * EXCLUDE (le, plain_message, u),
         nullif(coalesce(
             triage_str(json_extract(le, '$.formatted')),
             triage_format(triage_str(json_extract(le, '$.message')), json_extract(le, '$.params')),
             plain_message,
             CASE WHEN coalesce(len(exc_chain), 0) = 0 THEN title END), '') AS message,
+        -- Sentry groups a log message by its template, before the parameters are filled in
+        nullif(coalesce(triage_str(json_extract(le, '$.message')), triage_str(json_extract(le, '$.formatted')),
+                        plain_message), '') AS g_message,
         exc_chain[len(exc_chain)]."type" AS exc_type,
         exc_chain[len(exc_chain)]."value" AS exc_value,
         -- Emails and addresses become keyed stand-ins (queries/pii.sql) unless --keep-pii.
-        triage_user_id(u) AS user_id,
-        list_filter(fingerprint, lambda x: x IS NOT NULL AND x NOT IN ('{{ default }}', '{{default}}'))
-            AS fp_custom
+        triage_user_id(u) AS user_id
     FROM base
 ),
 templated AS (
-    SELECT *, triage_template(coalesce(message, exc_value, exc_type, '')) AS template FROM texts
-),
-keyed AS (
-    SELECT
-        *,
-        -- The template of coalesce(message, exc_value, ''): the one above unless both are NULL
-        -- (the regexes run once per event, not twice).
-        md5(concat_ws(chr(31), coalesce(exc_type, ''),
-                      CASE WHEN coalesce(message, exc_value) IS NULL THEN '' ELSE template END,
-                      coalesce(culprit, "transaction", ''))) AS default_basis
-    FROM templated
+    -- The title as Sentry shows it: the raised exception (type: value) before the log message.
+    SELECT *,
+        CASE WHEN exc_type IS NOT NULL OR exc_value IS NOT NULL
+             THEN concat_ws(': ', exc_type, triage_template(exc_value))
+             ELSE triage_template(coalesce(message, ''))
+        END AS template
+    FROM texts
 )
 SELECT
     coalesce(nullif(event_id, ''), __raw_md5) AS event_id,
-    coalesce(group_id, short_id,
-             left(CASE WHEN len(coalesce(fp_custom, [])) = 0 THEN default_basis
-                       WHEN len(fingerprint) > len(fp_custom)
-                           THEN md5(default_basis || chr(31) || array_to_string(fp_custom, chr(31)))
-                       ELSE md5('fp' || chr(31) || array_to_string(fp_custom, chr(31))) END, 16))
-        AS group_key,
+    -- Sentry's own group when the record names it; else queries/grouping.sql computes it
+    coalesce(group_id, short_id) AS group_key,
     group_id,
     short_id,
     project,
@@ -111,8 +119,23 @@ SELECT
     environment,
     tags,
     fingerprint,
-    CASE WHEN exc_type IS NOT NULL AND message IS NULL
-         THEN exc_type || ': ' || template ELSE template END AS template,
+    template,
+    -- Sentry's event title: its own when the record carries it; else the raised exception's
+    -- type and the first line of its value, else the first line of the message (each cut at 100
+    -- characters as Sentry cuts them), else `<unlabeled event>`
+    coalesce(title,
+             CASE WHEN exc_type IS NOT NULL AND nullif(trim(exc_value), '') IS NULL THEN exc_type
+                  WHEN exc_type IS NOT NULL OR exc_value IS NOT NULL
+                      THEN concat_ws(': ', exc_type, triage_title_cut(exc_value)) END,
+             triage_title_cut(message),
+             '<unlabeled event>') AS title,
+    title AS sentry_title,
     __file AS source_file,
-    __line AS source_line
-FROM keyed
+    __line AS source_line,
+    -- filled by queries/grouping.sql (triage.grouping.apply)
+    NULL::VARCHAR AS group_hash,
+    NULL::VARCHAR AS group_basis,
+    NULL::VARCHAR AS group_source,
+    NULL::INTEGER AS grouping_version,
+    g_exc, g_threads, g_stacktrace, g_message, g_checksum, g_csp, g_expectct, g_rules, event_type
+FROM templated

@@ -30,6 +30,8 @@ ranked AS (
         e.user_id,
         e.ts,
         e.template,
+        e.group_source,
+        e.group_basis,
         c.rule_id,
         c.kind,
         coalesce(c.new_level, e.level) AS new_level,
@@ -44,6 +46,12 @@ grouped AS (
     SELECT
         group_key,
         mode(template) AS title,
+        -- why these events are one group (docs/grouping.md): Sentry's own id, one lent by an
+        -- event with the same computed hash, or the computed hash alone
+        CASE WHEN bool_or(group_source = 'sentry') THEN 'sentry'
+             WHEN bool_or(group_source = 'matched') THEN 'matched'
+             ELSE 'computed' END AS group_source,
+        mode(group_basis) AS group_basis,
         count(*) AS events,
         count(DISTINCT user_id) AS users,
         min(ts) AS first_seen,
@@ -87,7 +95,9 @@ SELECT
     b.period_s,
     coalesce(b.burst_events, 0) >= 0.5 * events AS polling,
     g.times_seen AS sentry_events,    -- Sentry's own count and userCount, beside the exported ones
-    g.user_count AS sentry_users
+    g.user_count AS sentry_users,
+    group_source,
+    group_basis
 FROM grouped
 LEFT JOIN burst_evidence b USING (group_key)
 LEFT JOIN top_users t USING (group_key)

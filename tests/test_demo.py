@@ -40,8 +40,9 @@ def test_run_json_follows_the_contract_and_downgrades_the_seed_incident():
         "rules",
         "burst",
     }
-    # Later additions to the contract: the stored key beside a short id, Sentry's own counts.
-    expected |= {"group_key", "sentry_events", "sentry_users"}
+    # Later additions to the contract: the stored key beside a short id, Sentry's own counts,
+    # where the group comes from and what it was computed from (docs/grouping.md).
+    expected |= {"group_key", "sentry_events", "sentry_users", "group_source", "group_basis"}
     assert all(set(g) == expected for g in rep["groups"])
 
     composio = _group(rep, "composio unavailable")
@@ -54,6 +55,10 @@ def test_run_json_follows_the_contract_and_downgrades_the_seed_incident():
     assert composio["burst"]["users"] == 1 and composio["burst"]["events"] == 253
     assert composio["burst"]["top_user_share"] == 1.0
     assert abs(composio["burst"]["period_s"] - 5.0) < 0.1
+    assert (
+        composio["group_source"] == "sentry"
+    )  # the demo export carries its issues list (short ids)
+    assert composio["group_basis"].startswith("default/message: composio unavailable")
 
     bug = _group(rep, "Cannot read properties of undefined")
     assert bug["verdict"] == "unchanged" and bug["kind"] is None

@@ -54,7 +54,8 @@ STORED_NEVER = [
 MESSAGE_ONLY = ["msg-victim@example.net", "198.51.100.77", "exc-victim@example.net"]
 # Version strings look like IPv4 addresses; they are not personal data and stay as sent.
 NOT_PII = ["1.2.3.4", "10.0.19045.1"]
-MESSAGE_COLUMNS = {"message", "exc_value", "exc_chain"}
+# title is Sentry's title, made from those same texts.
+MESSAGE_COLUMNS = {"message", "exc_value", "exc_chain", "title"}
 
 
 def _ingest(db: Path, *extra: str) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from triage.analysis import bursts as _bursts
 from triage.analysis import classify as _classify
 from triage.analysis import diff as _diff
 from triage.analysis import report as _report
+from triage.ingest import grouping
 from triage.ingest.ingester import FileResult, Ingester, IngestResult, ingest_paths
 from triage.ingest.sentry_api import SentryClient
 from triage.rules import source as rule_source
@@ -442,7 +444,20 @@ def open(db: PathLike | None = None, *, read_only: bool = False, wait: float = 0
         db = _config.load().values.get("db")
     path = store.resolve_path(db)
     con = store.connect(path, read_only=read_only, wait=wait)
+    if grouping.needs_regroup(con):
+        # Grouped by an older release: regroup once, briefly as a writer when opened read-only.
+        if read_only and path != store.MEMORY:
+            con.close()
+            with store.connect(path, wait=wait) as writer:
+                grouping.regroup_stored(writer, say=_say)
+            con = store.connect(path, read_only=True, wait=wait)
+        else:
+            grouping.regroup_stored(con, say=_say)
     return Store(con, path, read_only=read_only and path != store.MEMORY)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 def run(

@@ -30,9 +30,13 @@ CREATE TABLE IF NOT EXISTS job_findings (
     key         VARCHAR NOT NULL,
     group_key   VARCHAR,
     message     VARCHAR,
-    first_seen  TIMESTAMPTZ DEFAULT current_timestamp
+    first_seen  TIMESTAMPTZ DEFAULT current_timestamp,
+    grouping_version INTEGER
 )
 """
+# Findings about groups name them by key; a memory is compared only with keys made by the same
+# grouping (docs/grouping.md): a key computed differently is not the same group.
+_GROUP_CHECKS = ("new-downgrade", "burst")
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,8 @@ def new_findings(
         return []
     import pandas as pd
 
+    from triage.store.versions import GROUPING_VERSION
+
     con.execute(_TABLE)
     df = pd.DataFrame([f.to_dict() for f in found]).rename(columns={"group": "group_key"})
     con.register("job_found", df)
@@ -123,16 +129,20 @@ def new_findings(
             (c, k)
             for c, k in con.execute(
                 'SELECT f."check", f.key FROM job_found f '
-                'JOIN job_findings j ON j."check" = f."check" AND j.key = f.key'
+                'JOIN job_findings j ON j."check" = f."check" AND j.key = f.key '
+                'AND (NOT list_contains(?, j."check") OR coalesce(j.grouping_version, 1) = ?)',
+                [list(_GROUP_CHECKS), GROUPING_VERSION],
             ).fetchall()
         }
         new = [f for f in found if (f.check, f.key) not in known]
         if remember and new:
             con.execute(
-                'INSERT INTO job_findings ("check", key, group_key, message) '
-                'SELECT f."check", f.key, f.group_key, f.message FROM job_found f '
+                'INSERT INTO job_findings ("check", key, group_key, message, grouping_version) '
+                'SELECT f."check", f.key, f.group_key, f.message, ? FROM job_found f '
                 "WHERE NOT EXISTS (SELECT 1 FROM job_findings j "
-                'WHERE j."check" = f."check" AND j.key = f.key)'
+                'WHERE j."check" = f."check" AND j.key = f.key '
+                'AND (NOT list_contains(?, j."check") OR coalesce(j.grouping_version, 1) = ?))',
+                [GROUPING_VERSION, list(_GROUP_CHECKS), GROUPING_VERSION],
             )
     finally:
         con.unregister("job_found")

@@ -37,6 +37,8 @@ GROUP_KEYS = [
     "group_key",  # the stored key (Sentry group id or computed hash) when `group` is a short id
     "sentry_events",  # Sentry's own count for the group, when an issues export gave it
     "sentry_users",  # Sentry's own userCount
+    "group_source",  # sentry | matched | computed: where the group comes from (docs/grouping.md)
+    "group_basis",  # the values the group's hash was computed from, readable
 ]
 # Burst evidence per group (see queries/bursts.sql); flat in CSV and the DataFrame, one `burst`
 # object (or null when no user bursts) in the JSON.

@@ -25,7 +25,7 @@ import duckdb
 import zstandard
 
 from triage.common import pii
-from triage.ingest import formats, inputs, recover, shapes, sniff, typed
+from triage.ingest import formats, grouping, inputs, recover, shapes, sniff, typed
 from triage.ingest.inputs import Bounds, InputRefused, Skipped
 from triage.ingest.records import (
     RAW_COLUMNS,
@@ -58,8 +58,11 @@ ISSUE_COLUMNS = [
 EVENT_COLUMNS = (
     "event_id, group_key, group_id, short_id, project, ts, level, platform, logger, message, "
     'exc_type, exc_value, exc_chain, "transaction", culprit, user_id, "release", environment, '
-    "tags, fingerprint, template, source_file, source_line"
+    "tags, fingerprint, template, source_file, source_line, "
+    "group_hash, group_basis, group_source, grouping_version, title"
 )
+# Event types that are not errors or messages: counted as skipped in every shape.
+SKIPPED_EVENT_TYPES = ("transaction",)
 GROUP_COLUMNS = (
     "id, short_id, title, culprit, level, status, times_seen, user_count, first_seen, last_seen, "
     "project, platform, permalink, metadata, source_file"
@@ -319,6 +322,12 @@ class Ingester:
         small files all call this, and nothing else after building ``staged``): per-row steps
         over normalized rows belong here, so that no path misses them. Then ``staged_first``:
         one row per event id, the first occurrence in the file."""
+        # Transactions (performance data) are not events to triage, in any shape; then Sentry's
+        # grouping over the normalized rows (queries/grouping.sql).
+        self._transactions = self.con.execute(
+            "DELETE FROM staged WHERE list_contains(?, event_type)", [list(SKIPPED_EVENT_TYPES)]
+        ).fetchone()[0]
+        grouping.apply(self.con, "staged")
         dup = self.con.execute("SELECT count(*) - count(DISTINCT event_id) FROM staged").fetchone()[
             0
         ]
@@ -408,6 +417,7 @@ class Ingester:
             f"SELECT {EVENT_COLUMNS}, raw FROM staged_first s "
             f"WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)"
         ).fetchone()[0]
+        grouping.lend_sentry_ids(self.con, "staged")
         return added, staged - added, merged
 
     def _store_groups(self) -> tuple[int, int]:
@@ -483,8 +493,11 @@ class Ingester:
         except OSError as exc:
             return self._refused(label, f"cannot read: {exc.strerror or exc}")
         digest, self._blank_lines, size = found.digest, found.blank_lines, found.size
+        # A file ingested under an older grouping may be ingested again: its events regroup.
         seen = self.con.execute(
-            "SELECT count(*) FROM ingest_log WHERE content_hash = ?", [digest]
+            "SELECT count(*) FROM ingest_log WHERE content_hash = ? "
+            "AND coalesce(grouping_version, 1) >= ?",
+            [digest, grouping.GROUPING_VERSION],
         ).fetchone()[0]
         try:
             shape = shapes.detect(path, force_kind)
@@ -542,12 +555,16 @@ class Ingester:
         # Records read: rows staged for normalizing, records refused while parsing, items skipped.
         read = self._count("staged" if typed_done else "raw_input") if (events or groups) else 0
         result.records = read + len(rejects) + result.skipped
+        self._transactions = 0
         if typed_done:
             self._after_normalize()
         elif events:
             self._normalize(rejects)
         elif groups:
             self._normalize_groups(rejects)
+        if self._transactions:
+            result.skipped += self._transactions
+            result.notes.append(f"skipped {self._transactions} transaction(s): not error events")
 
         # 2. Write it all in one transaction.
         self.con.execute("BEGIN TRANSACTION")
@@ -565,8 +582,8 @@ class Ingester:
             self._write_rejects(label, rejects)
             self.con.execute(
                 "INSERT INTO ingest_log (source_file, size_bytes, content_hash, shape, records, "
-                "added, duplicates, rejects, skipped, merged, kind) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "added, duplicates, rejects, skipped, merged, kind, grouping_version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     label,
                     size,
@@ -579,6 +596,7 @@ class Ingester:
                     result.skipped,
                     result.merged,
                     shape.kind,
+                    grouping.GROUPING_VERSION,
                 ],
             )
             self.con.execute("COMMIT")
@@ -643,8 +661,9 @@ class Ingester:
         known = {
             h
             for (h,) in self.con.execute(
-                "SELECT DISTINCT content_hash FROM ingest_log WHERE list_contains(?, content_hash)",
-                [[d for _, d, _, _ in scanned if d]],
+                "SELECT DISTINCT content_hash FROM ingest_log WHERE list_contains(?, content_hash) "
+                "AND coalesce(grouping_version, 1) >= ?",
+                [[d for _, d, _, _ in scanned if d], grouping.GROUPING_VERSION],
             ).fetchall()
         }
         # Runs of batchable files, in order; any other file is ingested alone where it stands,
@@ -768,16 +787,16 @@ class Ingester:
             # One statement for every file's row (executemany costs a statement per row).
             log = [
                 [fr.path, size, digest, str(shape), fr.records, fr.added, fr.duplicates, 0]
-                + [fr.skipped, 0, shape.kind]
+                + [fr.skipped, 0, shape.kind, grouping.GROUPING_VERSION]
                 for fr, digest, size, shape in out
             ]
             self.con.execute(
                 "INSERT INTO ingest_log (source_file, size_bytes, content_hash, shape, records, "
-                "added, duplicates, rejects, skipped, merged, kind) "
+                "added, duplicates, rejects, skipped, merged, kind, grouping_version) "
                 "SELECT unnest(?::VARCHAR[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[]), "
                 "unnest(?::VARCHAR[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), "
                 "unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), "
-                "unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
+                "unnest(?::BIGINT[]), unnest(?::VARCHAR[]), unnest(?::INTEGER[])",
                 [list(col) for col in zip(*log, strict=True)],
             )
             self.con.execute("COMMIT")

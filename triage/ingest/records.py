@@ -40,6 +40,16 @@ RAW_COLUMNS = [
     "sentry.interfaces.Exception",
     "sentry.interfaces.Message",
     "sentry.interfaces.User",
+    # what Sentry's grouping reads besides (queries/grouping.sql)
+    "type",
+    "stacktrace",
+    "threads",
+    "checksum",
+    "csp",
+    "expectct",
+    "sentry.interfaces.Stacktrace",
+    "sentry.interfaces.Csp",
+    "_grouping",
     # web API events
     "eventID",
     "id",
