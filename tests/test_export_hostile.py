@@ -19,13 +19,12 @@ from pathlib import Path
 
 import pytest
 from parity_corpus import sql_classify, variants
+from rust_crate import cargo, offline_crate
 from test_export_parity import (
-    DEBIAN_REGISTRY,
     RUST_HEX_PRELUDE,
     TS_EXAMPLES_TEST,
     TSC,
     _encode,
-    _regex_crate,
 )
 
 import triage
@@ -261,44 +260,20 @@ def test_typescript_runs_no_injected_code_and_agrees_with_sql(table, ts_out, row
 
 
 def test_rust_builds_clean_runs_its_tests_and_agrees_with_sql(table, rows, reference, tmp_path):
-    if shutil.which("cargo") is None:
-        pytest.skip("cargo is not installed (.ci/run installs it)")
-    crate = _regex_crate()
-    if crate is None:
-        pytest.skip("the regex crate is not in /usr/share/cargo/registry: librust-regex-dev")
-    home = tmp_path / "cargo-home"
-    home.mkdir()
-    (home / "config.toml").write_text(
-        '[source.crates-io]\nreplace-with = "debian"\n\n'
-        f'[source.debian]\ndirectory = "{DEBIAN_REGISTRY}"\n\n[net]\noffline = true\n',
-        encoding="utf-8",
-    )
-    version = crate.name.removeprefix("regex-")
-    (tmp_path / "Cargo.toml").write_text(
-        '[package]\nname = "triage_parity"\nversion = "0.1.0"\nedition = "2021"\n\n'
-        f'[dependencies]\nregex = "={version}"\n',
-        encoding="utf-8",
-    )
+    env = offline_crate(tmp_path)
     src = tmp_path / "src"
-    src.mkdir()
     triage.export(table, to="rust", output=src / "rules0.rs")
     (src / "runtime.rs").write_text(runtime("classify.rs"), encoding="utf-8")  # compiles alone
     (src / "lib.rs").write_text("pub mod rules0;\npub mod runtime;\n", encoding="utf-8")
     (src / "main.rs").write_text(RUST_MAIN, encoding="utf-8")
-    env = {**os.environ, "CARGO_HOME": str(home), "CARGO_TARGET_DIR": str(tmp_path / "target")}
-    env.setdefault("RUSTUP_HOME", str(Path.home() / ".rustup"))
-    res = subprocess.run(
-        ["cargo", "test", "--release", "--lib"], cwd=tmp_path, env=env, capture_output=True,
-        text=True,
-    )  # fmt: skip
+    res = cargo(tmp_path, env, "test", "--release", "--lib")
     assert res.returncode == 0, res.stdout + res.stderr  # compile_error! never reached the code
     assert "warning" not in res.stderr, res.stderr
     with_examples = sum(1 for r in table.rules if r.match_examples)
     assert f"{with_examples} passed" in res.stdout
-    res = subprocess.run(
-        ["cargo", "run", "--release", "--quiet", "--bin", "triage_parity"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
-        input="\n".join(_encode(rows, 0)) + "\n",
+    res = cargo(
+        tmp_path, env, "run", "--release", "--quiet", "--bin", "triage_parity",
+        check=True, input="\n".join(_encode(rows, 0)) + "\n",
     )  # fmt: skip
     assert _ids(table, res.stdout) == reference
 

@@ -11,13 +11,13 @@ those are missing; .ci/run installs them.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from parity_corpus import REPO, TABLES, corpus, sql_classify
+from rust_crate import cargo, offline_crate
 
 import triage
 from triage.rules import load
@@ -25,7 +25,6 @@ from triage.sentry import classify_event
 from triage.targets import export
 from triage.targets.python import compile_table
 
-DEBIAN_REGISTRY = Path("/usr/share/cargo/registry")
 TSC = REPO / "node_modules" / "typescript" / "bin" / "tsc"
 
 
@@ -281,37 +280,11 @@ fn main() {
 )
 
 
-def _regex_crate() -> Path | None:
-    found = sorted(DEBIAN_REGISTRY.glob("regex-1.*")) if DEBIAN_REGISTRY.is_dir() else []
-    return found[-1] if found else None
-
-
 @pytest.fixture(scope="module")
 def rust_crate(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    if shutil.which("cargo") is None:
-        pytest.skip("cargo is not installed (.ci/run installs it)")
-    crate = _regex_crate()
-    if crate is None:
-        pytest.skip(
-            "the regex crate is not in /usr/share/cargo/registry: apt-get install "
-            "librust-regex-dev (crates.io is not reachable here; .ci/run installs it)"
-        )
     d = tmp_path_factory.mktemp("rs")
-    home = d / "cargo-home"
-    home.mkdir()
-    (home / "config.toml").write_text(
-        '[source.crates-io]\nreplace-with = "debian"\n\n'
-        f'[source.debian]\ndirectory = "{DEBIAN_REGISTRY}"\n\n[net]\noffline = true\n',
-        encoding="utf-8",
-    )
-    version = crate.name.removeprefix("regex-")
-    (d / "Cargo.toml").write_text(
-        '[package]\nname = "triage_parity"\nversion = "0.1.0"\nedition = "2021"\n\n'
-        f'[dependencies]\nregex = "={version}"\n',
-        encoding="utf-8",
-    )
+    env = offline_crate(d)
     src = d / "src"
-    src.mkdir()
     mods = []
     for i, spec in enumerate(TABLES):
         export(spec, to="rust", output=src / f"rules{i}.rs")
@@ -324,12 +297,7 @@ def rust_crate(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     (src / "main.rs").write_text(RUST_MAIN % arms, encoding="utf-8")
     (src / "bin").mkdir()
     (src / "bin" / "rx.rs").write_text(RX_RS, encoding="utf-8")
-    env = {**os.environ, "CARGO_HOME": str(home), "CARGO_TARGET_DIR": str(d / "target")}
-    env.setdefault("RUSTUP_HOME", str(Path.home() / ".rustup"))
-    res = subprocess.run(
-        ["cargo", "build", "--release", "--quiet"],
-        cwd=d, env=env, capture_output=True, text=True,
-    )  # fmt: skip
+    res = cargo(d, env, "build", "--release", "--quiet")
     assert res.returncode == 0, res.stderr
     assert "warning" not in res.stderr, res.stderr  # generated code compiles clean
     return d, env
@@ -337,9 +305,7 @@ def rust_crate(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 
 def test_rust_generated_tests_pass_under_cargo(rust_crate):
     d, env = rust_crate
-    res = subprocess.run(
-        ["cargo", "test", "--release", "--lib"], cwd=d, env=env, capture_output=True, text=True
-    )
+    res = cargo(d, env, "test", "--release", "--lib")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "test result: ok." in res.stdout and " 0 failed" in res.stdout
     n_rules_with_examples = sum(

@@ -7,20 +7,18 @@ shipped tables (same runners, same skips when node or cargo is missing)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from parity_corpus import corpus, sql_classify, variants
+from rust_crate import cargo, offline_crate
 from test_export_parity import (
-    DEBIAN_REGISTRY,
     RUST_MAIN,
     TS_EXAMPLES_TEST,
     TS_RUNNER,
     TSC,
     _encode,
-    _regex_crate,
 )
 
 import triage
@@ -152,28 +150,8 @@ def test_typescript_examples_and_parity(ts_build, suggested, rows, reference):
 
 
 def test_rust_examples_and_parity(suggested, rows, reference, tmp_path):
-    import shutil
-
-    if shutil.which("cargo") is None:
-        pytest.skip("cargo is not installed (.ci/run installs it)")
-    crate = _regex_crate()
-    if crate is None:
-        pytest.skip("the regex crate is not in /usr/share/cargo/registry: librust-regex-dev")
-    home = tmp_path / "cargo-home"
-    home.mkdir()
-    (home / "config.toml").write_text(
-        '[source.crates-io]\nreplace-with = "debian"\n\n'
-        f'[source.debian]\ndirectory = "{DEBIAN_REGISTRY}"\n\n[net]\noffline = true\n',
-        encoding="utf-8",
-    )
-    version = crate.name.removeprefix("regex-")
-    (tmp_path / "Cargo.toml").write_text(
-        '[package]\nname = "triage_parity"\nversion = "0.1.0"\nedition = "2021"\n\n'
-        f'[dependencies]\nregex = "={version}"\n',
-        encoding="utf-8",
-    )
+    env = offline_crate(tmp_path)
     src = tmp_path / "src"
-    src.mkdir()
     for i, spec in enumerate(suggested):
         export(spec, to="rust", output=src / f"rules{i}.rs")
     (src / "lib.rs").write_text(
@@ -184,19 +162,11 @@ def test_rust_examples_and_parity(suggested, rows, reference, tmp_path):
         for i in range(len(suggested))
     )
     (src / "main.rs").write_text(RUST_MAIN % arms, encoding="utf-8")
-    env = {**os.environ, "CARGO_HOME": str(home), "CARGO_TARGET_DIR": str(tmp_path / "target")}
-    env.setdefault("RUSTUP_HOME", str(Path.home() / ".rustup"))
-    res = subprocess.run(
-        ["cargo", "test", "--release", "--lib"], cwd=tmp_path, env=env, capture_output=True,
-        text=True,
-    )  # fmt: skip
+    res = cargo(tmp_path, env, "test", "--release", "--lib")
     assert res.returncode == 0, res.stdout + res.stderr
     n = sum(1 for spec in suggested for r in load(spec).rules if r.match_examples)
     assert f"{n} passed" in res.stdout
-    res = subprocess.run(
-        ["cargo", "build", "--release", "--quiet"], cwd=tmp_path, env=env, capture_output=True,
-        text=True,
-    )  # fmt: skip
+    res = cargo(tmp_path, env, "build", "--release", "--quiet")
     assert res.returncode == 0, res.stderr
     stdin = "\n".join(line for t in range(len(suggested)) for line in _encode(rows, t)) + "\n"
     res = subprocess.run(
