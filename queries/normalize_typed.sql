@@ -36,17 +36,32 @@ base AS (
              THEN error('an event without an id: read by the lenient path') END AS __raw_md5,
         coalesce(triage_ts("timestamp"), triage_ts("datetime"), triage_ts(dateCreated)) AS ts,
         triage_level(coalesce("level", __tags['level'])) AS level,
-        platform,
+        -- Sentry shows `other` for an event that names no platform
+        coalesce(nullif(platform, ''), 'other') AS platform,
         nullif(coalesce(logger, __tags['logger']), '') AS logger,
-        coalesce(logentry, "sentry.interfaces.Message",
-                 CASE WHEN json_type(message) = 'OBJECT' THEN message END,
-                 json_extract(triage_entry(entries, 'message'), '$.data')) AS le,
+        -- the log entry in every form: an object {formatted, message, params}, or a plain string
+        CASE WHEN json_type(coalesce(logentry, "sentry.interfaces.Message")) = 'VARCHAR'
+             THEN json_object('formatted', triage_str(coalesce(logentry, "sentry.interfaces.Message")))
+             ELSE coalesce(logentry, "sentry.interfaces.Message",
+                           CASE WHEN json_type(message) = 'OBJECT' THEN message END,
+                           json_extract(triage_entry(entries, 'message'), '$.data')) END AS le,
         CASE WHEN __processed THEN NULL
              WHEN json_type(message) NOT IN ('OBJECT', 'BOOLEAN') THEN triage_str(message) END
             AS plain_message,
         triage_exc_chain(coalesce(exception, "sentry.interfaces.Exception",
                                   json_extract(triage_entry(entries, 'exception'), '$.data')))
             AS exc_chain,
+        -- What Sentry's grouping reads (queries/grouping.sql), kept apart from the stored columns.
+        triage_exc_list(coalesce(exception, "sentry.interfaces.Exception",
+                                 json_extract(triage_entry(entries, 'exception'), '$.data'))) AS g_exc,
+        coalesce(threads, json_extract(triage_entry(entries, 'threads'), '$.data')) AS g_threads,
+        coalesce(stacktrace, "sentry.interfaces.Stacktrace",
+                 json_extract(triage_entry(entries, 'stacktrace'), '$.data')) AS g_stacktrace,
+        nullif(triage_str(checksum), '') AS g_checksum,
+        coalesce(csp, "sentry.interfaces.Csp", json_extract(triage_entry(entries, 'csp'), '$.data')) AS g_csp,
+        expectct AS g_expectct,
+        triage_str(json_extract(_grouping, '$.enhancements')) AS g_rules,
+        lower(triage_str("type")) AS event_type,
         CASE WHEN __processed THEN nullif(title, '') END AS title,
         nullif(coalesce("transaction", __tags['transaction']), '') AS "transaction",
         nullif(culprit, '') AS culprit,
